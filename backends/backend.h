@@ -1,0 +1,34 @@
+/* Backends turn a lowered graph into something that runs. The interface is
+ * small on purpose (ggml-style): emit source for inspection, or build a
+ * standalone shared library that implements runtime/pelkc_model.h. */
+#ifndef PELK_BACKEND_H
+#define PELK_BACKEND_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../ir/ir.h"
+
+typedef struct build_options {
+    const char *cc;       /* C compiler command for the C backend ("cc" if NULL) */
+    const char *cflags;   /* extra flags, appended */
+    int keep_temps;       /* leave the build directory in place and say where */
+    int verbose;          /* echo the compiler command */
+} build_options;
+
+/* Weights blob: every constant at a 64-byte aligned byte offset. */
+typedef struct weight_layout {
+    int64_t *offset; /* per constant, bytes */
+    int64_t total;   /* bytes */
+} weight_layout;
+
+void layout_weights(const ir_graph *g, weight_layout *w);
+/* Write the blob; every constant must have data. */
+int write_weights(const ir_graph *g, const weight_layout *w, const char *path, pelk_diag *d);
+void weight_layout_free(weight_layout *w);
+
+/* The C backend (backends/c). */
+int c_emit(const ir_graph *g, FILE *out, pelk_diag *d);
+int c_build_so(const ir_graph *g, const build_options *o, const char *so_path, pelk_diag *d);
+
+#endif

@@ -1,0 +1,187 @@
+/* Build a standalone .so with the system C compiler: the generated C, the
+ * runtime sources (embedded in pelkc at build time), and the weights blob
+ * pulled in with .incbin. Everything happens in a private temp directory;
+ * the .so is moved into place only when the compiler succeeded. */
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../../common/embedded.h"
+#include "../backend.h"
+
+extern char **environ;
+
+#ifndef PELKC_HALIDE_INCLUDE
+#define PELKC_HALIDE_INCLUDE "/usr/include/halide14"
+#endif
+
+static int write_text(const char *path, const void *data, size_t n, pelk_diag *d)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return diag_set(d, "%s: cannot write: %s", path, strerror(errno));
+    int bad = fwrite(data, 1, n, f) != n;
+    bad |= fclose(f) != 0;
+    return bad ? diag_set(d, "%s: write failed", path) : 0;
+}
+
+/* Run argv with stderr to errpath; -1 with the compiler's first message in d. */
+static int run_command(char *const argv[], const char *errpath, int verbose, pelk_diag *d)
+{
+    if (verbose) {
+        for (int i = 0; argv[i]; i++)
+            fprintf(stderr, "%s%s", i ? " " : "", argv[i]);
+        fprintf(stderr, "\n");
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 2, errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t pid;
+    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc)
+        return diag_set(d, "cannot run the C compiler '%s': %s", argv[0], strerror(rc));
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return diag_set(d, "waiting for '%s': %s", argv[0], strerror(errno));
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    char first[400] = "";
+    FILE *f = fopen(errpath, "r");
+    if (f) {
+        if (!fgets(first, sizeof first, f))
+            first[0] = '\0';
+        fclose(f);
+        first[strcspn(first, "\n")] = '\0';
+    }
+    return diag_set(d, "the C compiler '%s' failed: %s", argv[0], first[0] ? first : "(no message)");
+}
+
+/* Copy src to dst through dst.partial and a rename, so dst is never half-written. */
+static int install_file(const char *src, const char *dst, pelk_diag *d)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.partial", dst);
+    size_t len;
+    char *data = read_file(src, &len, d);
+    if (!data)
+        return -1;
+    int rc = write_text(tmp, data, len, d);
+    free(data);
+    if (!rc && chmod(tmp, 0755))
+        rc = diag_set(d, "%s: chmod failed: %s", tmp, strerror(errno));
+    if (!rc && rename(tmp, dst))
+        rc = diag_set(d, "%s: cannot write: %s", dst, strerror(errno));
+    if (rc)
+        unlink(tmp);
+    return rc;
+}
+
+static void remove_dir(const char *dir)
+{
+    char path[4096];
+    const char *names[] = {"model.c", "model.so", "weights.bin", "weights.S", "cc.log"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        unlink(path);
+    }
+    for (int i = 0; i < pelkc_embedded_count; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, pelkc_embedded[i].name);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
+static int build_in(const char *dir, const ir_graph *g, const build_options *o,
+                    const char *so_path, pelk_diag *d)
+{
+    char path[4096], blob[4096], so[4096], cfile[4096], sfile[4096], rt[4096], errlog[4096];
+    for (int i = 0; i < pelkc_embedded_count; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, pelkc_embedded[i].name);
+        if (write_text(path, pelkc_embedded[i].data, pelkc_embedded[i].size, d))
+            return -1;
+    }
+    weight_layout wl;
+    layout_weights(g, &wl);
+    snprintf(blob, sizeof blob, "%s/weights.bin", dir);
+    int rc = write_weights(g, &wl, blob, d);
+    weight_layout_free(&wl);
+    if (rc)
+        return -1;
+
+    /* .incbin keeps ~200 MB of weights out of the C compiler's way */
+    char asm_text[4400];
+    int n = snprintf(asm_text, sizeof asm_text,
+                     "    .section .rodata.pelkc_weights,\"a\",@progbits\n"
+                     "    .balign 64\n    .globl pelkc_weights\n    .hidden pelkc_weights\n"
+                     "    .type pelkc_weights, @object\npelkc_weights:\n"
+                     "    .incbin \"%s\"\n    .size pelkc_weights, . - pelkc_weights\n"
+                     "    .section .note.GNU-stack,\"\",@progbits\n",
+                     blob);
+    snprintf(sfile, sizeof sfile, "%s/weights.S", dir);
+    if (write_text(sfile, asm_text, (size_t)n, d))
+        return -1;
+
+    snprintf(cfile, sizeof cfile, "%s/model.c", dir);
+    FILE *f = fopen(cfile, "w");
+    if (!f)
+        return diag_set(d, "%s: cannot write: %s", cfile, strerror(errno));
+    rc = c_emit(g, f, d);
+    if (fclose(f) && !rc)
+        rc = diag_set(d, "%s: write failed", cfile);
+    if (rc)
+        return -1;
+
+    snprintf(so, sizeof so, "%s/model.so", dir);
+    snprintf(rt, sizeof rt, "%s/pelkc_runtime.c", dir);
+    snprintf(errlog, sizeof errlog, "%s/cc.log", dir);
+    char inc_dir[4200], inc_halide[600];
+    snprintf(inc_dir, sizeof inc_dir, "-I%s", dir);
+    snprintf(inc_halide, sizeof inc_halide, "-I%s", PELKC_HALIDE_INCLUDE);
+    char *argv[40];
+    int a = 0;
+    argv[a++] = (char *)(o->cc ? o->cc : "cc");
+    char *opts[] = {"-std=c11", "-O3", "-fPIC", "-shared", "-fvisibility=hidden", "-w"};
+    for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
+        argv[a++] = opts[i];
+    argv[a++] = inc_dir;
+    argv[a++] = inc_halide;
+    char *extra = o->cflags ? xstrdup(o->cflags) : NULL;
+    for (char *t = extra ? strtok(extra, " ") : NULL; t && a < 30; t = strtok(NULL, " "))
+        argv[a++] = t;
+    argv[a++] = "-o";
+    argv[a++] = so;
+    argv[a++] = cfile;
+    argv[a++] = rt;
+    argv[a++] = sfile;
+    argv[a++] = "-lm";
+    argv[a] = NULL;
+    rc = run_command(argv, errlog, o->verbose, d);
+    free(extra);
+    if (rc)
+        return -1;
+    return install_file(so, so_path, d);
+}
+
+int c_build_so(const ir_graph *g, const build_options *o, const char *so_path, pelk_diag *d)
+{
+    const char *tmp = getenv("TMPDIR");
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/pelkc-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir))
+        return diag_set(d, "cannot create a build directory in %s: %s", tmp ? tmp : "/tmp",
+                        strerror(errno));
+    int rc = build_in(dir, g, o, so_path, d);
+    if (o->keep_temps)
+        fprintf(stderr, "pelkc: build files kept in %s\n", dir);
+    else
+        remove_dir(dir);
+    return rc;
+}

@@ -1,0 +1,120 @@
+#include "npy.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Find 'key': in the header dict and return a pointer just past the colon. */
+static const char *dict_value(const char *h, const char *key)
+{
+    const char *p = strstr(h, key);
+    if (!p)
+        return NULL;
+    p = strchr(p + strlen(key), ':');
+    if (!p)
+        return NULL;
+    p++;
+    while (*p == ' ')
+        p++;
+    return p;
+}
+
+int npy_load_f32(npy_array *a, const char *path, pelk_diag *d)
+{
+    memset(a, 0, sizeof *a);
+    size_t len;
+    char *buf = read_file(path, &len, d);
+    if (!buf)
+        return -1;
+    int rc = 0;
+    size_t hlen = 0, start = 0;
+    if (len < 10 || memcmp(buf, "\x93NUMPY", 6)) {
+        rc = diag_set(d, "%s: not a .npy file", path);
+    } else if (buf[6] == 1) {
+        hlen = (unsigned char)buf[8] | (size_t)(unsigned char)buf[9] << 8;
+        start = 10;
+    } else if ((buf[6] == 2 || buf[6] == 3) && len >= 12) {
+        hlen = (unsigned char)buf[8] | (size_t)(unsigned char)buf[9] << 8 |
+               (size_t)(unsigned char)buf[10] << 16 | (size_t)(unsigned char)buf[11] << 24;
+        start = 12;
+    } else {
+        rc = diag_set(d, "%s: unsupported .npy version %d", path, buf[6]);
+    }
+    if (!rc && (hlen > len - start))
+        rc = diag_set(d, "%s: truncated .npy header", path);
+    char *h = NULL;
+    if (!rc) {
+        h = xcalloc(hlen + 1, 1);
+        memcpy(h, buf + start, hlen);
+        const char *descr = dict_value(h, "'descr'");
+        const char *fo = dict_value(h, "'fortran_order'");
+        const char *shape = dict_value(h, "'shape'");
+        if (!descr || !fo || !shape || *shape != '(')
+            rc = diag_set(d, "%s: malformed .npy header", path);
+        else if (strncmp(descr, "'<f4'", 5))
+            rc = diag_set(d, "%s: dtype must be float32 ('<f4'), got %.8s", path, descr);
+        else if (strncmp(fo, "False", 5))
+            rc = diag_set(d, "%s: Fortran-order arrays are not supported", path);
+        const char *p = shape ? shape + 1 : NULL;
+        int64_t numel = 1;
+        while (!rc && p && *p != ')') {
+            char *end;
+            errno = 0;
+            long long v = strtoll(p, &end, 10);
+            if (end == p || v < 0 || errno || a->rank == 8) {
+                rc = diag_set(d, "%s: malformed shape in .npy header", path);
+                break;
+            }
+            a->shape[a->rank++] = v;
+            numel = v == 0 ? 0 : (numel > ((int64_t)1 << 40) / (v ? v : 1) ? -1 : numel * v);
+            p = end;
+            while (*p == ',' || *p == ' ')
+                p++;
+        }
+        size_t data_at = start + hlen;
+        if (!rc && (numel < 0 || (uint64_t)numel * 4 != len - data_at))
+            rc = diag_set(d, "%s: %zu data bytes for the header's shape (truncated?)", path,
+                          len - data_at);
+        if (!rc) {
+            a->data = xcalloc((size_t)numel, sizeof(float));
+            memcpy(a->data, buf + data_at, (size_t)numel * 4);
+        }
+    }
+    free(h);
+    free(buf);
+    return rc;
+}
+
+int npy_save_f32(const char *path, const float *data, int rank, const int64_t *shape, pelk_diag *d)
+{
+    char h[256];
+    int n = snprintf(h, sizeof h, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
+    int64_t numel = 1;
+    for (int i = 0; i < rank; i++) {
+        n += snprintf(h + n, sizeof h - (size_t)n, "%lld,%s", (long long)shape[i],
+                      i + 1 < rank ? " " : "");
+        numel *= shape[i];
+    }
+    n += snprintf(h + n, sizeof h - (size_t)n, "), }");
+    /* pad with spaces so the data starts at a multiple of 64; end with '\n' */
+    int total = (10 + n + 1 + 63) / 64 * 64;
+    while (10 + n + 1 < total)
+        h[n++] = ' ';
+    h[n++] = '\n';
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return diag_set(d, "%s: cannot write: %s", path, strerror(errno));
+    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(n & 255),
+                             (unsigned char)(n >> 8)};
+    int bad = fwrite(pre, 1, 10, f) != 10 || fwrite(h, 1, (size_t)n, f) != (size_t)n ||
+              fwrite(data, 4, (size_t)numel, f) != (size_t)numel;
+    bad |= fclose(f) != 0;
+    return bad ? diag_set(d, "%s: write failed", path) : 0;
+}
+
+void npy_free(npy_array *a)
+{
+    free(a->data);
+    a->data = NULL;
+}

@@ -1,0 +1,21 @@
+/* From a checked spec to the IR graph it describes (spec/SPEC.md, "The
+ * network"), and the weights that fill the graph's constants. */
+#ifndef PELK_BUILD_GRAPH_H
+#define PELK_BUILD_GRAPH_H
+
+#include <stdint.h>
+
+#include "../ir/ir.h"
+#include "spec.h"
+
+/* The graph with one constant per weight name, shapes only (no data). */
+ir_graph *build_graph(const model_spec *s);
+
+/* Fill every constant from a safetensors file. Missing, extra, misshapen and
+ * non-F32 tensors are errors naming the tensor. */
+int bind_weights(ir_graph *g, const char *path, pelk_diag *d);
+
+/* Fill every constant with seeded random values scaled so activations stay O(1). */
+void bind_random_weights(ir_graph *g, uint64_t seed);
+
+#endif

@@ -1,0 +1,144 @@
+/* The IR's text form (spec/IR.md): one declaration or op per line. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ir.h"
+
+typedef struct strbuf {
+    char *s;
+    size_t len, cap;
+} strbuf;
+
+static void put(strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void put(strbuf *b, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+        if (n >= 0 && (size_t)n < b->cap - b->len) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t nc = b->cap * 2 + (n > 0 ? (size_t)n : 0) + 256;
+        char *ns = realloc(b->s, nc);
+        if (!ns) {
+            fprintf(stderr, "pelkc: out of memory\n");
+            exit(3);
+        }
+        b->s = ns;
+        b->cap = nc;
+    }
+}
+
+/* Shortest decimal that reads back to the same double, so print-parse-print is stable. */
+static void put_double(strbuf *b, double x)
+{
+    char tmp[40];
+    for (int prec = 6; prec <= 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*g", prec, x);
+        if (strtod(tmp, NULL) == x)
+            break;
+    }
+    put(b, "%s", tmp);
+}
+
+static void put_grid(strbuf *b, const sharing_grid *g)
+{
+    put(b, "[");
+    for (int i = 0; i < g->n; i++)
+        put(b, i ? ", %d" : "%d", g->size[i]);
+    put(b, "]");
+}
+
+static void put_value_type(strbuf *b, const ir_value *v)
+{
+    if (v->rank == 4)
+        put(b, "f32[N,%d,%d,%d]", v->c, v->h, v->w);
+    else
+        put(b, "f32[N,%d]", v->c);
+}
+
+static void put_macs(strbuf *b, int64_t macs)
+{
+    if (macs >= 1000000)
+        put(b, "  # %.1fM MACs", (double)macs / 1e6);
+    else if (macs > 0)
+        put(b, "  # %lld MACs", (long long)macs);
+}
+
+static void put_op(strbuf *b, const ir_graph *g, const ir_op *op, int with_macs)
+{
+    const ir_value *out = &g->values[op->out];
+    put(b, "  %%%s: ", out->name);
+    put_value_type(b, out);
+    put(b, " = %s(", ir_op_name(op->kind));
+    for (int i = 0; i < op->n_in; i++)
+        put(b, i ? ", %%%s" : "%%%s", g->values[op->in[i]].name);
+    for (int i = 0; i < op->n_cst; i++)
+        put(b, (i || op->n_in) ? ", @%s" : "@%s", g->consts[op->cst[i]].name);
+    put(b, ")");
+    switch (op->kind) {
+    case OP_CONV2D:
+        put(b, " {stride=%d}", op->stride);
+        break;
+    case OP_LAYERNORM:
+        put(b, " {eps=");
+        put_double(b, op->eps);
+        put(b, "}");
+        break;
+    case OP_PERIPH_CONV:
+        put(b, " {g=%d, kernel=%d, rows=", op->g, op->kernel);
+        put_grid(b, &op->rows);
+        put(b, ", cols=");
+        put_grid(b, &op->cols);
+        put(b, ", kpe=%s}", ir_kpe_name(op->kpe));
+        break;
+    case OP_DWCONV:
+        put(b, " {g=%d, kernel=%d, kpe=%s}", op->g, op->kernel, ir_kpe_name(op->kpe));
+        break;
+    default:
+        break;
+    }
+    if (with_macs) {
+        put_macs(b, ir_op_macs(g, op));
+        put(b, "\n");
+    }
+}
+
+char *ir_op_text(const ir_graph *g, const ir_op *op)
+{
+    strbuf b = {0};
+    put_op(&b, g, op, 0);
+    return b.s;
+}
+
+char *ir_print(const ir_graph *g)
+{
+    strbuf b = {0};
+    put(&b, "graph %s {\n", g->name);
+    put(&b, "  input %%%s: ", g->values[g->input].name);
+    put_value_type(&b, &g->values[g->input]);
+    put(&b, "\n");
+    for (int i = 0; i < g->n_consts; i++) {
+        const ir_const *c = &g->consts[i];
+        put(&b, "  const @%s: f32[", c->name);
+        for (int k = 0; k < c->rank; k++)
+            put(&b, k ? ",%d" : "%d", c->shape[k]);
+        put(&b, "]\n");
+    }
+    int64_t total = 0;
+    for (int i = 0; i < g->n_ops; i++) {
+        put_op(&b, g, &g->ops[i], 1);
+        total += ir_op_macs(g, &g->ops[i]);
+    }
+    put(&b, "  output %%%s\n", g->values[g->output].name);
+    put(&b, "}\n");
+    put(&b, "# %d ops, %d constants, %.3f G multiply-adds per image\n", g->n_ops, g->n_consts,
+        (double)total / 1e9);
+    return b.s;
+}

@@ -1,0 +1,38 @@
+#include <stdlib.h>
+
+#include "passes.h"
+
+static const pass pipeline[] = {
+    {"fold-kpe", "fold the kernel-wise positional embedding into a bias or a per-channel map",
+     pass_fold_kpe},
+    {"expand-periph", "expand each shared-grid kernel into a dense depthwise kernel",
+     pass_expand_periph},
+};
+
+static void dump_ir(FILE *f, const ir_graph *g, const char *title)
+{
+    char *text = ir_print(g);
+    fprintf(f, "# ---- IR %s ----\n%s", title, text);
+    free(text);
+}
+
+int run_passes(ir_graph *g, const pass_options *o, FILE *dump, pelk_diag *d)
+{
+    if (ir_verify(g, d))
+        return -1;
+    if (dump)
+        dump_ir(dump, g, "as built from the spec");
+    for (size_t i = 0; i < sizeof pipeline / sizeof pipeline[0]; i++) {
+        if (pipeline[i].run(g, o, d))
+            return -1;
+        ir_drop_unused_consts(g);
+        if (ir_verify(g, d))
+            return -1;
+        if (dump) {
+            char title[160];
+            snprintf(title, sizeof title, "after %s (%s)", pipeline[i].name, pipeline[i].what);
+            dump_ir(dump, g, title);
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,20 @@
+/* The contract between the code pelkc generates and the runtime it links with.
+ * Generated code defines pelkc_desc; the runtime implements the public API
+ * (pelkc_model.h) on top of it. Not part of the public API. */
+#ifndef PELKC_INTERNAL_H
+#define PELKC_INTERNAL_H
+
+#include <stdint.h>
+
+typedef struct pelkc_model_desc {
+    const char *name;
+    int32_t in_c, in_h, in_w;
+    int32_t classes;
+    int64_t arena_floats; /* per image */
+    /* One image: in [C,H,W] contiguous, out [classes], arena as planned. */
+    void (*run_image)(const float *in, float *out, float *arena);
+} pelkc_model_desc;
+
+extern const pelkc_model_desc pelkc_desc;
+
+#endif

@@ -1,0 +1,71 @@
+/* pelkc_model.h: the C API of a model compiled by pelkc.
+ *
+ * Every .so that `pelkc compile` writes exports exactly these functions. The
+ * weights are inside the .so; nothing else is read at run time. Images are
+ * float32 NCHW; the batch N is chosen per call. Tensors cross the API as
+ * Halide's halide_buffer_t (HalideRuntime.h, Halide's dimension order:
+ * dim[0] is the innermost, i.e. W for an image and the class for the output),
+ * or as plain contiguous pointers with pelkc_run_f32.
+ *
+ * Every call that can fail returns a pelkc_status; invalid arguments (NULL
+ * pointers, wrong shapes or types) return an error, never crash. After an
+ * error on a model, pelkc_last_error(model) says what went wrong in one line.
+ * A model is not safe to run from two threads at once; two models are
+ * independent (load two .so files, or create two models from one). */
+#ifndef PELKC_MODEL_H
+#define PELKC_MODEL_H
+
+#include <stdint.h>
+
+#include <HalideRuntime.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PELKC_API_VERSION 1
+
+typedef enum pelkc_status {
+    PELKC_OK = 0,
+    PELKC_ERR_NULL = 1,   /* a required pointer was NULL */
+    PELKC_ERR_SHAPE = 2,  /* a tensor's shape does not match the model */
+    PELKC_ERR_TYPE = 3,   /* a tensor is not float32, or lives only on a device */
+    PELKC_ERR_NOMEM = 4,  /* an allocation failed */
+    PELKC_ERR_ARG = 5     /* another invalid argument (e.g. batch < 1) */
+} pelkc_status;
+
+typedef struct pelkc_model pelkc_model;
+
+/* Version of this API the .so implements (PELKC_API_VERSION). */
+int pelkc_api_version(void);
+/* The spec's name, e.g. "pelk_t". */
+const char *pelkc_model_name(void);
+
+/* Create a model from the embedded weights; *out is NULL on failure. */
+pelkc_status pelkc_create(pelkc_model **out);
+void pelkc_free(pelkc_model *m);
+
+/* Per-image input shape (channels, height, width) and the number of classes. */
+pelkc_status pelkc_input_shape(const pelkc_model *m, int32_t *channels, int32_t *height,
+                               int32_t *width);
+pelkc_status pelkc_output_shape(const pelkc_model *m, int32_t *classes);
+/* Bytes of activation memory the model holds (its arena). */
+pelkc_status pelkc_workspace_bytes(const pelkc_model *m, int64_t *bytes);
+
+/* input: 4-D float32 buffer, extents (W, H, C, N) in Halide order, any strides.
+ * output: 2-D float32 buffer, extents (classes, N), any strides. */
+pelkc_status pelkc_run(pelkc_model *m, const halide_buffer_t *input, halide_buffer_t *output);
+
+/* input: contiguous float32 [batch, C, H, W]; output: contiguous [batch, classes]. */
+pelkc_status pelkc_run_f32(pelkc_model *m, const float *input, int32_t batch, float *output);
+
+/* The last error on this model ("" if none); valid until the next call on it. */
+const char *pelkc_last_error(const pelkc_model *m);
+/* A fixed description of a status code. */
+const char *pelkc_status_string(pelkc_status s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,159 @@
+#!/usr/bin/python3
+"""Compile a spec with pelkc and compare its output against the float64 reference.
+
+  check_model.py --pelkc PATH_TO_PELKC SPEC [--batch N] [--seed S] [--workdir DIR] [--tol T]
+
+Steps: random weights (safetensors) and a random std-normal float32 input [N, C, H, W] from one
+seed, `pelkc compile SPEC --weights W -o DIR/model.so`, `pelkc run DIR/model.so --input X.npy
+--output Y.npy`, then the float64 reference (pelk_ref.forward) on the same weights and input.
+
+Prints the seed (fresh from os.urandom unless --seed is given, so any failure can be reproduced),
+the time of each step and `rel_l2: <value>` = ||y - ref||_2 / ||ref||_2.
+Exit status: 0 if rel_l2 < tol (1e-5), 1 if not (or the output has the wrong shape or is not
+finite), 2 if pelkc fails (its stderr is printed).
+If --batch is not given, a `# batch: N` comment line in the spec is used, else batch 1.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pelk_ref  # noqa: E402
+
+
+def spec_batch(path):
+    """The batch named by a `# batch: N` comment line of a spec, or None."""
+    with open(path) as f:
+        for line in f:
+            m = re.match(r"\s*#\s*batch\s*:\s*(\d+)\s*$", line)
+            if m:
+                return int(m.group(1))
+    return None
+
+
+class Step:
+    """Context manager that prints how long a step took."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __enter__(self):
+        self.t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        print(f"time {self.name}: {time.perf_counter() - self.t0:.3f} s", flush=True)
+        return False
+
+
+def run_pelkc(cmd):
+    """Run one pelkc command; return None on success, else a failure description."""
+    print("$ " + " ".join(cmd), flush=True)
+    try:
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    except OSError as e:
+        return f"cannot run {cmd[0]}: {e}"
+    if p.stdout:
+        sys.stdout.write(p.stdout.decode(errors="replace"))
+    if p.returncode != 0:
+        return f"exit status {p.returncode}\n--- stderr ---\n{p.stderr.decode(errors='replace')}"
+    if p.stderr:  # warnings are worth seeing even on success
+        sys.stderr.write(p.stderr.decode(errors="replace"))
+    return None
+
+
+def check(pelkc, spec_path, batch, seed, workdir, tol):
+    print(f"spec: {spec_path}")
+    print(f"seed: {seed}  (reproduce with --seed {seed} --batch {batch})")
+    spec = pelk_ref.load_spec(spec_path)
+    rng = np.random.default_rng(seed)
+    wpath = os.path.join(workdir, "weights.safetensors")
+    xpath = os.path.join(workdir, "input.npy")
+    ypath = os.path.join(workdir, "output.npy")
+    rpath = os.path.join(workdir, "reference.npy")
+    so = os.path.join(workdir, "model.so")
+
+    with Step("weights+input"):
+        weights = pelk_ref.random_weights(spec, rng)
+        pelk_ref.save_safetensors(wpath, weights, {"spec": spec["name"], "seed": seed})
+        shape = (batch, spec["input"]["channels"], spec["input"]["height"], spec["input"]["width"])
+        x = rng.standard_normal(shape).astype(np.float32)
+        np.save(xpath, x)
+
+    with Step("pelkc compile"):
+        err = run_pelkc([pelkc, "compile", spec_path, "--weights", wpath, "-o", so])
+    if err:
+        print(f"FAIL: pelkc compile: {err}")
+        return 2
+    with Step("pelkc run"):
+        err = run_pelkc([pelkc, "run", so, "--input", xpath, "--output", ypath])
+    if err is None and not os.path.exists(ypath):
+        err = f"no output file {ypath}"
+    if err:
+        print(f"FAIL: pelkc run: {err}")
+        return 2
+
+    with Step("reference (float64)"):
+        pelk_ref.set_threads()
+        ref = pelk_ref.forward(spec, weights, x).numpy()
+        np.save(rpath, ref)
+
+    y = np.load(ypath)
+    want = (batch, spec["head"]["classes"])
+    if y.shape != want:
+        print(f"FAIL: pelkc output shape {y.shape} (dtype {y.dtype}), expected {want}")
+        return 1
+    if y.dtype != np.float32:
+        print(f"note: pelkc output dtype is {y.dtype}, expected float32")
+    if not np.all(np.isfinite(y)):
+        print(f"FAIL: pelkc output has {np.sum(~np.isfinite(y))} non-finite values")
+        return 1
+    y = y.astype(np.float64)
+    rel = float(np.linalg.norm(y - ref) / np.linalg.norm(ref))
+    print(f"max_abs_err: {np.max(np.abs(y - ref)):.3e}  ref_rms: {np.sqrt(np.mean(ref ** 2)):.3e}")
+    if batch > 1:  # a per-sample error helps to spot batch-indexing bugs
+        per = np.linalg.norm(y - ref, axis=1) / np.linalg.norm(ref, axis=1)
+        print("rel_l2 per sample: " + " ".join(f"{v:.3e}" for v in per))
+    print(f"rel_l2: {rel:.6e}")
+    ok = rel < tol
+    print(("PASS" if ok else "FAIL") + f" (tolerance {tol:g})")
+    return 0 if ok else 1
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pelkc", required=True, help="path to the pelkc executable")
+    ap.add_argument("spec")
+    ap.add_argument("--batch", type=int, default=None, help="default: the spec's '# batch: N' comment, else 1")
+    ap.add_argument("--seed", type=int, default=None, help="default: fresh from os.urandom")
+    ap.add_argument("--workdir", default=None, help="keep the files here (default: a temporary directory)")
+    ap.add_argument("--tol", type=float, default=1e-5, help="relative L2 tolerance (default 1e-5)")
+    a = ap.parse_args(argv)
+
+    batch = a.batch if a.batch is not None else (spec_batch(a.spec) or 1)
+    if batch < 1:
+        ap.error("--batch must be >= 1")
+    seed = a.seed if a.seed is not None else int.from_bytes(os.urandom(4), "little")
+    pelkc = os.path.abspath(a.pelkc) if os.path.sep in a.pelkc else (shutil.which(a.pelkc) or a.pelkc)
+
+    t0 = time.perf_counter()
+    if a.workdir:
+        os.makedirs(a.workdir, exist_ok=True)
+        rc = check(pelkc, a.spec, batch, seed, a.workdir, a.tol)
+    else:
+        with tempfile.TemporaryDirectory(prefix="pelk_check_") as d:
+            rc = check(pelkc, a.spec, batch, seed, d, a.tol)
+    print(f"time total: {time.perf_counter() - t0:.3f} s")
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
