@@ -170,6 +170,7 @@ static int take_value_type(lexer *lx, int *rank, int *c, int *h, int *w)
 static int parse_attr(lexer *lx, ir_op *op)
 {
     char key[32];
+    int line = lx->tok_line, col = lx->tok_col;
     if (take_word(lx, key, sizeof key, "an attribute name") || expect(lx, "="))
         return -1;
     if (!strcmp(key, "rows") || !strcmp(key, "cols")) {
@@ -197,7 +198,7 @@ static int parse_attr(lexer *lx, ir_op *op)
         op->kpe = (ir_kpe)k;
         return next(lx);
     }
-    return lex_err(lx, "unknown attribute '%s'", key);
+    return diag_at(lx->d, lx->file, line, col, "unknown attribute '%s'", key);
 }
 
 /* %NAME: TYPE = OPNAME(operands) {attrs} */

@@ -1,9 +1,20 @@
 #!/usr/bin/python3
 """Independent float64 PyTorch reference for PeLK ConvNets (CVPR 2024), used to test pelkc.
 
-This file is written from the model description (tests/specs/README.md, /work/shared/NOTES.md and
-the PeLK paper, sections 4.1-4.4), deliberately NOT from the compiler's code, so that the two
+This file is written from the model description (summarised below), NOTES.md (sharing grids) and
+the PeLK paper (sections 4.1-4.4), deliberately NOT from the compiler's code, so that the two
 implementations can only agree if both follow the description.
+
+The model (all LayerNorms are over channels, per pixel, biased variance, eps 1e-6):
+  stem:   conv k x k stride s, no padding, with bias; LayerNorm.
+  stage i > 0 starts with: LayerNorm; conv 2x2 stride 2, no padding, with bias (odd maps: floor).
+  block (C channels, g = floor(partial*C), hidden = floor(mlp_ratio*C)):
+          the first g channels go through the depthwise peripheral conv (stride 1, zero padding
+          k//2, bias, kernel expanded from the compact theta by the sharing grids, plus the stage's
+          kernel-wise positional embedding h in mode constant / border / none), the other C-g
+          channels pass unchanged; LayerNorm; fc1; exact GELU; fc2; times gamma; plus the block
+          input.
+  head:   global average pool; LayerNorm; linear.
 
 Contents:
   * spec loading (YAML) with defaults and validation,
@@ -134,7 +145,7 @@ def _exact_floor(factor, n):
     floor(partial * C) in double precision would then get a different size: such specs are
     ambiguous and should not be used for testing.
     """
-    exact = math.floor(Fraction(repr(factor)) * n) if isinstance(factor, float) else math.floor(Fraction(factor) * n)
+    exact = math.floor((Fraction(repr(factor)) if isinstance(factor, float) else Fraction(factor)) * n)
     if math.floor(float(factor) * n) != exact:
         print(f"warning: floor({factor} * {n}) is {exact} exactly but {math.floor(float(factor) * n)} in double "
               f"arithmetic; using {exact}", file=sys.stderr)
@@ -176,6 +187,10 @@ def load_spec(path_or_dict):
         raise ValueError(f"block.kpe must be one of {KPE_MODES}, got {spec['block']['kpe']!r}")
     if not (0 <= float(spec["block"]["partial"]) <= 1):
         raise ValueError("block.partial must be in [0, 1]")
+    if not float(spec["block"]["mlp_ratio"]) > 0:
+        raise ValueError("block.mlp_ratio must be > 0")
+    if spec["stem"]["kernel"] < 1 or spec["stem"]["stride"] < 1 or min(spec["input"].values()) < 1:
+        raise ValueError("input sizes, stem.kernel and stem.stride must be >= 1")
     spec["head"] = {"classes": int((raw.get("head") or {}).get("classes", 1000))}
 
     # Feature-map size: the stem conv has no padding, the downsample convs are 2x2 stride 2 (floor).
@@ -194,6 +209,8 @@ def load_spec(path_or_dict):
             if h < 1 or w < 1:
                 raise ValueError(f"stages.{i}: feature map vanishes in the downsample")
         dim, depth, k = int(st["dim"]), int(st["depth"]), int(st["kernel"])
+        if dim < 1 or depth < 0:
+            raise ValueError(f"stages.{i}: dim must be >= 1 and depth >= 0")
         rows, cols = resolve_grid(k, st.get("grid"), f"stages.{i}.grid")
         stages.append({
             "dim": dim, "depth": depth, "kernel": k, "rows": rows, "cols": cols,
