@@ -93,6 +93,16 @@ static int parse_args(int argc, char **argv, options *o)
         } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
             o->verbose = 1, takes = 0;
         } else if (a[0] == '-' && a[1]) {
+            static const char *const valued[] = {"--weights", "-o", "--output-file", "--input",
+                                                 "--output", "--cc", "--random-weights", "--seed",
+                                                 "--batch"};
+            int known = 0;
+            for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
+                known |= !strcmp(a, valued[k]);
+            if (!known) {
+                fprintf(stderr, "pelkc: unknown option '%s' (see pelkc --help)\n", a);
+                return 1;
+            }
             if (!next) {
                 fprintf(stderr, "pelkc: %s needs a value\n", a);
                 return 1;
@@ -122,9 +132,6 @@ static int parse_args(int argc, char **argv, options *o)
                     return 1;
                 }
                 o->batch = (int)b;
-            } else {
-                fprintf(stderr, "pelkc: unknown option '%s' (see pelkc --help)\n", a);
-                return 1;
             }
             i++;
         } else {

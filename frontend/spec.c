@@ -263,6 +263,46 @@ static int get_kpe(parse_ctx *c, yaml_node_t *n, kpe_mode *m)
     return 0;
 }
 
+/* floor(x * n) for the decimal number x written as text, exactly: 0.29 * 100
+ * gives 29, though the double nearest 0.29 times 100 floors to 28. */
+static int decimal_floor_mul(const char *text, int n)
+{
+    unsigned __int128 mant = 0;
+    int exp10 = 0, digits = 0;
+    const char *p = text;
+    if (*p == '+')
+        p++;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (digits < 30) {
+            mant = mant * 10 + (unsigned)(*p - '0');
+            digits += mant != 0;
+        } else {
+            exp10++;
+        }
+    }
+    if (*p == '.')
+        for (p++; *p >= '0' && *p <= '9'; p++)
+            if (digits < 30) {
+                mant = mant * 10 + (unsigned)(*p - '0');
+                digits += mant != 0;
+                exp10--;
+            }
+    if (*p == 'e' || *p == 'E') {
+        char *end;
+        long e = strtol(p + 1, &end, 10);
+        exp10 += e > 100 ? 100 : e < -100 ? -100 : (int)e;
+        p = end;
+    }
+    if (*p || exp10 > 4) /* not a plain decimal, or huge: the double is as good */
+        return (int)floor(strtod(text, NULL) * n);
+    unsigned __int128 v = mant * (unsigned)n;
+    for (; exp10 > 0; exp10--)
+        v *= 10;
+    for (; exp10 < 0; exp10++)
+        v /= 10; /* repeated floor division is floor of the whole division */
+    return v > (1u << 30) ? 1 << 30 : (int)v;
+}
+
 /* Feature-map sizes through the network; an error where a map would vanish. */
 static int derive_sizes(parse_ctx *c, model_spec *s, yaml_node_t *stem_node,
                         yaml_node_t *stages_node)
@@ -290,8 +330,8 @@ static int derive_sizes(parse_ctx *c, model_spec *s, yaml_node_t *stem_node,
         }
         st->map_h = h;
         st->map_w = w;
-        st->conv_channels = (int)floor(s->partial * st->dim);
-        st->hidden = (int)floor(s->mlp_ratio * st->dim);
+        st->conv_channels = decimal_floor_mul(s->partial_text, st->dim);
+        st->hidden = decimal_floor_mul(s->mlp_ratio_text, st->dim);
         if (st->conv_channels > st->dim)
             st->conv_channels = st->dim;
     }
@@ -338,6 +378,8 @@ static int get_spec(parse_ctx *c, yaml_node_t *root, model_spec *s)
 
     s->partial = 0.375;
     s->mlp_ratio = 4;
+    snprintf(s->partial_text, sizeof s->partial_text, "0.375");
+    snprintf(s->mlp_ratio_text, sizeof s->mlp_ratio_text, "4");
     s->kpe = KPE_CONSTANT;
     if (f[4].value) {
         field b[] = {{"partial"}, {"mlp_ratio"}, {"kpe"}};
@@ -349,6 +391,7 @@ static int get_spec(parse_ctx *c, yaml_node_t *root, model_spec *s)
             if (!(s->partial > 0 && s->partial <= 1))
                 return err_at(c, b[0].value, "partial must be in (0, 1], got %s",
                               scalar(b[0].value));
+            snprintf(s->partial_text, sizeof s->partial_text, "%s", scalar(b[0].value));
         }
         if (b[1].value) {
             if (get_number(c, b[1].value, "mlp_ratio", &s->mlp_ratio))
@@ -356,6 +399,7 @@ static int get_spec(parse_ctx *c, yaml_node_t *root, model_spec *s)
             if (!(s->mlp_ratio > 0 && s->mlp_ratio <= 64))
                 return err_at(c, b[1].value, "mlp_ratio must be in (0, 64], got %s",
                               scalar(b[1].value));
+            snprintf(s->mlp_ratio_text, sizeof s->mlp_ratio_text, "%s", scalar(b[1].value));
         }
         if (b[2].value && get_kpe(c, b[2].value, &s->kpe))
             return -1;

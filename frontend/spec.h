@@ -23,6 +23,7 @@ typedef struct model_spec {
     int n_stages;
     stage_spec *stages;
     double partial, mlp_ratio;
+    char partial_text[40], mlp_ratio_text[40]; /* as written: sizes are floored exactly */
     kpe_mode kpe;
     int classes;
 } model_spec;

@@ -107,5 +107,17 @@ int main(void)
     CHECK(s.stages[0].conv_channels == 2 && s.stages[0].hidden == 25);
     CHECK(s.stages[0].rows.n == 13 && s.stages[1].cols.n == 3);
     spec_free(&s);
+
+    /* sizes are floored on the decimal as written: 0.29 * 100 is 29 (28 in double) */
+    const char *exact = HEAD "stages: [{dim: 100, depth: 1, kernel: 3}]\n"
+                             "block: {partial: 0.29, mlp_ratio: 0.57}\n";
+    CHECK(spec_parse(&s, exact, strlen(exact), "exact.yaml", &d) == 0);
+    CHECK(s.stages[0].conv_channels == 29 && s.stages[0].hidden == 57);
+    spec_free(&s);
+    const char *sci = HEAD "stages: [{dim: 64, depth: 1, kernel: 3}]\n"
+                           "block: {partial: 375e-3, mlp_ratio: 2.5E0}\n";
+    CHECK(spec_parse(&s, sci, strlen(sci), "sci.yaml", &d) == 0);
+    CHECK(s.stages[0].conv_channels == 24 && s.stages[0].hidden == 160);
+    spec_free(&s);
     return check_summary();
 }

@@ -1,0 +1,81 @@
+#!/bin/sh
+# The command line's contract: bad input gives one readable line on stderr,
+# a nonzero exit, and no output file; --help tells the truth.
+# usage: test_cli.sh PELKC SOURCE_DIR
+PELKC=$1
+SRC=$2
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+passed=0
+failed=0
+
+ok() { passed=$((passed + 1)); }
+bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
+
+# expect_fail WANT_SUBSTRING OUTPUT_FILE_THAT_MUST_NOT_EXIST CMD...
+expect_fail() {
+    want=$1; out=$2; shift 2
+    "$@" >"$T/stdout" 2>"$T/stderr"
+    rc=$?
+    lines=$(wc -l <"$T/stderr")
+    if [ $rc -eq 0 ]; then bad "exit 0 from: $*"; return; fi
+    if [ $rc -gt 1 ]; then bad "exit $rc (crash?) from: $*"; cat "$T/stderr" >&2; return; fi
+    if [ "$lines" -ne 1 ]; then bad "$lines lines on stderr from: $*"; cat "$T/stderr" >&2; return; fi
+    if ! grep -qF -- "$want" "$T/stderr"; then bad "stderr lacks '$want': $(cat "$T/stderr")"; return; fi
+    if [ -n "$out" ] && [ -e "$out" ]; then bad "$out was written by: $*"; return; fi
+    ok
+}
+
+cat >"$T/bad.yaml" <<'YAML'
+name: bad
+input: {channels: 3, height: 32, width: 32}
+stages: [{dim: 8, depth: 1, kernel: 8}]
+YAML
+expect_fail "$T/bad.yaml:3:37: kernel must be odd, got 8" "$T/m.so" \
+    "$PELKC" compile "$T/bad.yaml" --random-weights 1 -o "$T/m.so"
+expect_fail "$T/bad.yaml:3:37:" "" "$PELKC" check "$T/bad.yaml"
+expect_fail "$T/bad.yaml:3:37:" "" "$PELKC" emit ir "$T/bad.yaml"
+expect_fail "cannot open" "$T/m.so" "$PELKC" compile "$T/missing.yaml" --random-weights 1 -o "$T/m.so"
+
+SPEC=$SRC/tests/specs/v12_one_stage_mlp2p5_nokpe.yaml
+expect_fail "compile needs --weights" "$T/m.so" "$PELKC" compile "$SPEC" -o "$T/m.so"
+expect_fail "compile needs -o" "" "$PELKC" compile "$SPEC" --random-weights 1
+printf 'garbage' >"$T/w.safetensors"
+expect_fail "not a safetensors file" "$T/m.so" "$PELKC" compile "$SPEC" --weights "$T/w.safetensors" -o "$T/m.so"
+expect_fail "unknown option '--frobnicate'" "" "$PELKC" check "$SPEC" --frobnicate
+expect_fail "unknown command 'frobnicate'" "" "$PELKC" frobnicate
+expect_fail "--batch needs an integer" "" "$PELKC" run x.so --batch 0
+expect_fail "emit needs what to emit" "" "$PELKC" emit asm "$SPEC"
+expect_fail "cannot load" "" "$PELKC" run "$T/none.so"
+expect_fail "is not a pelkc model" "" "$PELKC" run /lib/x86_64-linux-gnu/libm.so.6
+
+# a failing C compiler leaves no output behind
+expect_fail "the C compiler 'false' failed" "$T/m.so" \
+    "$PELKC" compile "$SPEC" --random-weights 1 -o "$T/m.so" --cc false
+
+# a good model, then bad inputs to it
+if "$PELKC" compile "$SPEC" --random-weights 1 -o "$T/m.so" >/dev/null; then ok; else bad "compile"; fi
+/usr/bin/python3 -c "
+import numpy as np
+np.save('$T/wrong.npy', np.zeros((1, 4, 10, 10), np.float32))
+np.save('$T/f64.npy', np.zeros((1, 4, 33, 29), np.float64))
+np.save('$T/good.npy', np.random.default_rng().standard_normal((2, 4, 33, 29)).astype(np.float32))
+"
+expect_fail "input has shape [1, 4, 10, 10], expected [N, 4, " "$T/y.npy" \
+    "$PELKC" run "$T/m.so" --input "$T/wrong.npy" --output "$T/y.npy"
+expect_fail "dtype must be float32" "$T/y.npy" "$PELKC" run "$T/m.so" --input "$T/f64.npy" --output "$T/y.npy"
+head -c 100 "$T/good.npy" >"$T/trunc.npy"
+expect_fail "truncated" "$T/y.npy" "$PELKC" run "$T/m.so" --input "$T/trunc.npy" --output "$T/y.npy"
+if "$PELKC" run "$T/m.so" --input "$T/good.npy" --output "$T/y.npy" >/dev/null &&
+   /usr/bin/python3 -c "import numpy as np; y = np.load('$T/y.npy'); assert y.shape == (2, 10) and y.dtype == np.float32, y.shape"; then
+    ok; else bad "run with a good input"; fi
+
+# help and version succeed and name every command
+"$PELKC" --help >"$T/help" 2>&1 && ok || bad "--help exit code"
+for cmd in check compile run "emit ir" "emit c" --print-after-all --random-weights --weights; do
+    grep -qF -- "$cmd" "$T/help" && ok || bad "--help does not mention $cmd"
+done
+"$PELKC" --version | grep -q "^pelkc " && ok || bad "--version"
+
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]

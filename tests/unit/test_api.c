@@ -1,0 +1,212 @@
+/* The compiled model's C API (runtime/pelkc_model.h), used the way a user
+ * would: dlopen two compiled .so files, check every invalid call returns an
+ * error (never crashes), and that the halide_buffer_t path, strided buffers,
+ * batches and repeated runs agree with the plain pointer path bit for bit.
+ * Numerical correctness itself is checked against the float64 reference
+ * elsewhere (tests/ref). */
+#include <dlfcn.h>
+#include <stdlib.h>
+
+#include "../../runtime/pelkc_model.h"
+#include "check.h"
+
+typedef struct api {
+    void *so;
+    pelkc_status (*create)(pelkc_model **);
+    void (*destroy)(pelkc_model *);
+    pelkc_status (*input_shape)(const pelkc_model *, int32_t *, int32_t *, int32_t *);
+    pelkc_status (*output_shape)(const pelkc_model *, int32_t *);
+    pelkc_status (*workspace)(const pelkc_model *, int64_t *);
+    pelkc_status (*run)(pelkc_model *, const halide_buffer_t *, halide_buffer_t *);
+    pelkc_status (*run_f32)(pelkc_model *, const float *, int32_t, float *);
+    const char *(*last_error)(const pelkc_model *);
+    int (*version)(void);
+} api;
+
+static int load(api *a, const char *path)
+{
+    a->so = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!a->so) {
+        fprintf(stderr, "%s\n", dlerror());
+        return -1;
+    }
+    *(void **)&a->create = dlsym(a->so, "pelkc_create");
+    *(void **)&a->destroy = dlsym(a->so, "pelkc_free");
+    *(void **)&a->input_shape = dlsym(a->so, "pelkc_input_shape");
+    *(void **)&a->output_shape = dlsym(a->so, "pelkc_output_shape");
+    *(void **)&a->workspace = dlsym(a->so, "pelkc_workspace_bytes");
+    *(void **)&a->run = dlsym(a->so, "pelkc_run");
+    *(void **)&a->run_f32 = dlsym(a->so, "pelkc_run_f32");
+    *(void **)&a->last_error = dlsym(a->so, "pelkc_last_error");
+    *(void **)&a->version = dlsym(a->so, "pelkc_api_version");
+    return a->create && a->destroy && a->input_shape && a->output_shape && a->workspace &&
+                   a->run && a->run_f32 && a->last_error && a->version
+               ? 0
+               : -1;
+}
+
+static void fill(float *x, size_t n, unsigned seed)
+{
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        x[i] = (float)(seed >> 8) / 16777216.0f * 2 - 1;
+    }
+}
+
+static halide_buffer_t buffer(void *host, int dims, halide_dimension_t *dim)
+{
+    halide_buffer_t b;
+    memset(&b, 0, sizeof b);
+    b.host = host;
+    b.type.code = halide_type_float;
+    b.type.bits = 32;
+    b.type.lanes = 1;
+    b.dimensions = dims;
+    b.dim = dim;
+    return b;
+}
+
+static void test_model(api *a)
+{
+    pelkc_model *m = NULL;
+    CHECK(a->version() == PELKC_API_VERSION);
+    CHECK(a->create(NULL) == PELKC_ERR_NULL);
+    CHECK(a->create(&m) == PELKC_OK && m);
+    int32_t c, h, w, k;
+    int64_t ws;
+    CHECK(a->input_shape(NULL, &c, &h, &w) == PELKC_ERR_NULL);
+    CHECK(a->input_shape(m, NULL, &h, &w) == PELKC_ERR_NULL);
+    CHECK(a->output_shape(m, NULL) == PELKC_ERR_NULL);
+    CHECK(a->input_shape(m, &c, &h, &w) == PELKC_OK && a->output_shape(m, &k) == PELKC_OK);
+    CHECK(a->workspace(m, &ws) == PELKC_OK && ws > 0);
+    size_t image = (size_t)c * h * w;
+    enum { N = 3 };
+    float *x = malloc(N * image * sizeof *x), *y = malloc(N * (size_t)k * sizeof *y);
+    float *y1 = malloc((size_t)k * sizeof *y1), *y2 = malloc(N * (size_t)k * sizeof *y2);
+    fill(x, N * image, 42);
+
+    /* plain pointers: errors */
+    CHECK(a->run_f32(NULL, x, 1, y) == PELKC_ERR_NULL);
+    CHECK(a->run_f32(m, NULL, 1, y) == PELKC_ERR_NULL);
+    CHECK(strlen(a->last_error(m)) > 0);
+    CHECK(a->run_f32(m, x, 1, NULL) == PELKC_ERR_NULL);
+    CHECK(a->run_f32(m, x, 0, y) == PELKC_ERR_ARG);
+    CHECK_STR(a->last_error(m), "batch must be at least 1, got 0");
+    CHECK(a->run_f32(m, x, -5, y) == PELKC_ERR_ARG);
+
+    /* a batch gives each image's own result, and runs are deterministic */
+    CHECK(a->run_f32(m, x, N, y) == PELKC_OK);
+    CHECK_STR(a->last_error(m), "");
+    for (int n = 0; n < N; n++) {
+        CHECK(a->run_f32(m, x + n * image, 1, y1) == PELKC_OK);
+        CHECK(!memcmp(y1, y + (size_t)n * k, (size_t)k * sizeof *y1));
+    }
+    CHECK(a->run_f32(m, x, N, y2) == PELKC_OK);
+    CHECK(!memcmp(y, y2, N * (size_t)k * sizeof *y));
+
+    /* halide_buffer_t, dense */
+    halide_dimension_t din[4] = {{0, w, 1, 0}, {0, h, w, 0}, {0, c, h * w, 0}, {0, N, (int32_t)image, 0}};
+    halide_dimension_t dout[2] = {{0, k, 1, 0}, {0, N, k, 0}};
+    halide_buffer_t bin = buffer(x, 4, din), bout = buffer(y2, 2, dout);
+    memset(y2, 0, N * (size_t)k * sizeof *y2);
+    CHECK(a->run(m, &bin, &bout) == PELKC_OK);
+    CHECK(!memcmp(y, y2, N * (size_t)k * sizeof *y));
+
+    /* halide_buffer_t, strided: channels-last input, class-major output */
+    float *xl = malloc(N * image * sizeof *xl);
+    for (int n = 0; n < N; n++)
+        for (int ch = 0; ch < c; ch++)
+            for (int p = 0; p < h * w; p++)
+                xl[n * image + (size_t)p * c + ch] = x[n * image + (size_t)ch * h * w + p];
+    halide_dimension_t dl[4] = {{0, w, c, 0}, {0, h, w * c, 0}, {0, c, 1, 0}, {0, N, (int32_t)image, 0}};
+    halide_dimension_t dt[2] = {{0, k, N, 0}, {0, N, 1, 0}};
+    float *yt = malloc(N * (size_t)k * sizeof *yt);
+    halide_buffer_t bl = buffer(xl, 4, dl), bt = buffer(yt, 2, dt);
+    CHECK(a->run(m, &bl, &bt) == PELKC_OK);
+    int same = 1;
+    for (int n = 0; n < N; n++)
+        for (int j = 0; j < k; j++)
+            same &= yt[j * N + n] == y[n * k + j];
+    CHECK(same);
+
+    /* halide_buffer_t: errors */
+    CHECK(a->run(m, NULL, &bout) == PELKC_ERR_NULL);
+    CHECK(a->run(m, &bin, NULL) == PELKC_ERR_NULL);
+    halide_buffer_t bad = bin;
+    bad.type.bits = 64;
+    CHECK(a->run(m, &bad, &bout) == PELKC_ERR_TYPE);
+    bad = bin;
+    bad.type.code = halide_type_int;
+    CHECK(a->run(m, &bad, &bout) == PELKC_ERR_TYPE);
+    bad = bin;
+    bad.dimensions = 3;
+    CHECK(a->run(m, &bad, &bout) == PELKC_ERR_SHAPE);
+    bad = bin;
+    bad.dim = NULL;
+    CHECK(a->run(m, &bad, &bout) == PELKC_ERR_SHAPE);
+    bad = bin;
+    bad.host = NULL;
+    bad.device = 1;
+    CHECK(a->run(m, &bad, &bout) == PELKC_ERR_TYPE);
+    bad.device = 0;
+    CHECK(a->run(m, &bad, &bout) == PELKC_ERR_NULL);
+    halide_dimension_t dwrong[4] = {{0, w + 1, 1, 0}, {0, h, w + 1, 0}, {0, c, h * (w + 1), 0}, {0, 1, 0, 0}};
+    bad = buffer(x, 4, dwrong);
+    CHECK(a->run(m, &bad, &bout) == PELKC_ERR_SHAPE);
+    CHECK(strstr(a->last_error(m), "input extents") != NULL);
+    halide_dimension_t dout_wrong[2] = {{0, k, 1, 0}, {0, N - 1, k, 0}};
+    halide_buffer_t bo = buffer(y2, 2, dout_wrong);
+    CHECK(a->run(m, &bin, &bo) == PELKC_ERR_SHAPE);
+    CHECK(strstr(a->last_error(m), "output extents") != NULL);
+    halide_dimension_t dzero[4] = {{0, w, 1, 0}, {0, h, w, 0}, {0, c, h * w, 0}, {0, 0, (int32_t)image, 0}};
+    bad = buffer(x, 4, dzero);
+    CHECK(a->run(m, &bad, &bout) == PELKC_ERR_SHAPE);
+
+    a->destroy(m);
+    a->destroy(NULL); /* freeing NULL is a no-op */
+    free(x), free(y), free(y1), free(y2), free(xl), free(yt);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: test_api MODEL_A.so MODEL_B.so\n");
+        return 2;
+    }
+    api a = {0}, b = {0};
+    if (load(&a, argv[1]) || load(&b, argv[2])) {
+        fprintf(stderr, "cannot load the models\n");
+        return 1;
+    }
+    test_model(&a);
+    test_model(&b);
+
+    /* two models in one process keep their own weights and shapes */
+    pelkc_model *ma, *mb;
+    int32_t ka, kb, ca, ha, wa, cb, hb, wb;
+    CHECK(a.create(&ma) == PELKC_OK && b.create(&mb) == PELKC_OK);
+    a.output_shape(ma, &ka);
+    b.output_shape(mb, &kb);
+    a.input_shape(ma, &ca, &ha, &wa);
+    b.input_shape(mb, &cb, &hb, &wb);
+    CHECK(ca != cb || ha != hb || wa != wb || ka != kb); /* the test uses two different specs */
+    float *xa = malloc((size_t)ca * ha * wa * sizeof *xa), *xb = malloc((size_t)cb * hb * wb * sizeof *xb);
+    float *ya = malloc((size_t)ka * sizeof *ya), *yb = malloc((size_t)kb * sizeof *yb);
+    float *ya2 = malloc((size_t)ka * sizeof *ya2);
+    fill(xa, (size_t)ca * ha * wa, 7);
+    fill(xb, (size_t)cb * hb * wb, 8);
+    CHECK(a.run_f32(ma, xa, 1, ya) == PELKC_OK);
+    CHECK(b.run_f32(mb, xb, 1, yb) == PELKC_OK);
+    CHECK(a.run_f32(ma, xa, 1, ya2) == PELKC_OK);
+    CHECK(!memcmp(ya, ya2, (size_t)ka * sizeof *ya));
+    /* a second instance of the same .so gives the same answer */
+    pelkc_model *ma2;
+    CHECK(a.create(&ma2) == PELKC_OK);
+    CHECK(a.run_f32(ma2, xa, 1, ya2) == PELKC_OK);
+    CHECK(!memcmp(ya, ya2, (size_t)ka * sizeof *ya));
+    a.destroy(ma), a.destroy(ma2), b.destroy(mb);
+    free(xa), free(xb), free(ya), free(yb), free(ya2);
+    dlclose(a.so);
+    dlclose(b.so);
+    return check_summary();
+}
