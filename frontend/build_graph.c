@@ -129,7 +129,10 @@ ir_graph *build_graph(const model_spec *s)
             snprintf(out, sizeof out, "s%d.down", i);
             x = conv2d(&b, x, p, s->stages[i].dim, 2, 2, out);
         }
-        for (int j = 0; j < s->stages[i].depth; j++)
+        const stage_spec *st = &s->stages[i];
+        if (st->conv_channels > 0 && s->kpe != KPE_NONE) /* one per stage, even with no blocks */
+            cst(&b, 3, st->conv_channels, st->kernel, st->kernel, 0, "stages.%d.kpe", i);
+        for (int j = 0; j < st->depth; j++)
             x = block(&b, s, i, j, x);
     }
     const ir_value *v = &g->values[x];
