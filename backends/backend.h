@@ -12,6 +12,8 @@
 typedef struct build_options {
     const char *cc;       /* C compiler command for the C backend ("cc" if NULL) */
     const char *cflags;   /* extra flags, appended */
+    const char *march;    /* -march= value; NULL for the compiler's default target */
+    int vec;              /* floats per vector in specialised kernels (8 or 16) */
     int keep_temps;       /* leave the build directory in place and say where */
     int verbose;          /* echo the compiler command */
 } build_options;
@@ -28,7 +30,9 @@ int write_weights(const ir_graph *g, const weight_layout *w, const char *path, p
 void weight_layout_free(weight_layout *w);
 
 /* The C backend (backends/c). */
-int c_emit(const ir_graph *g, FILE *out, pelk_diag *d);
+int c_emit(const ir_graph *g, const build_options *o, FILE *out, pelk_diag *d);
+/* Vector width for a -march value: 16 where the target has AVX-512, else 8. */
+int target_vec(const char *march);
 int c_build_so(const ir_graph *g, const build_options *o, const char *so_path, pelk_diag *d);
 
 #endif

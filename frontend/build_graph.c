@@ -143,3 +143,23 @@ ir_graph *build_graph(const model_spec *s)
     g->output = x;
     return g;
 }
+
+ir_graph *build_conv_graph(int kernel, const sharing_grid *rows, const sharing_grid *cols,
+                           int channels, int h, int w, kpe_mode kpe)
+{
+    char name[64];
+    snprintf(name, sizeof name, "conv_k%d", kernel);
+    builder b = {ir_new(name), ""};
+    ir_graph *g = b.g;
+    g->input = ir_add_value(g, "input", 4, channels, h, w);
+    ir_op op = {.kind = OP_PERIPH_CONV, .in = {g->input}, .n_in = 1, .g = channels,
+                .kernel = kernel, .rows = *rows, .cols = *cols, .n_cst = 2};
+    op.cst[0] = cst(&b, 4, channels, 1, rows->n, cols->n, "weight");
+    op.cst[1] = cst(&b, 1, channels, 0, 0, 0, "bias");
+    if (kpe != KPE_NONE) {
+        op.kpe = kpe == KPE_CONSTANT ? IR_KPE_CONSTANT : IR_KPE_BORDER;
+        op.cst[op.n_cst++] = cst(&b, 3, channels, kernel, kernel, 0, "kpe");
+    }
+    g->output = emit(&b, &op, "conv", 4, channels, h, w);
+    return g;
+}

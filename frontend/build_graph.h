@@ -11,6 +11,11 @@
 /* The graph with one constant per weight name, shapes only (no data). */
 ir_graph *build_graph(const model_spec *s);
 
+/* One peripheral conv layer on all its channels: input -> periph_conv -> output,
+ * constants 'weight' [C,1,k'r,k'c], 'bias' [C] and, unless kpe is none, 'kpe' [C,k,k]. */
+ir_graph *build_conv_graph(int kernel, const sharing_grid *rows, const sharing_grid *cols,
+                           int channels, int h, int w, kpe_mode kpe);
+
 /* Fill every constant from a safetensors file. Missing, extra, misshapen and
  * non-F32 tensors are errors naming the tensor. */
 int bind_weights(ir_graph *g, const char *path, pelk_diag *d);

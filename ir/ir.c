@@ -1,6 +1,8 @@
 /* Graph construction, queries and the verifier. */
 #include "ir.h"
 
+#include "../passes/box_plan.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +10,7 @@
 
 static const char *const op_names[OP_KIND_COUNT] = {
     [OP_CONV2D] = "conv2d",     [OP_LAYERNORM] = "layernorm",     [OP_PERIPH_CONV] = "periph_conv",
-    [OP_DWCONV] = "dwconv",     [OP_POINTWISE] = "pointwise",     [OP_GELU] = "gelu",
+    [OP_BOX_GATHER] = "box_gather", [OP_DWCONV] = "dwconv",     [OP_POINTWISE] = "pointwise",     [OP_GELU] = "gelu",
     [OP_MUL_CHANNEL] = "mul_channel", [OP_ADD] = "add",           [OP_AVGPOOL] = "avgpool",
 };
 
@@ -154,6 +156,13 @@ int64_t ir_op_macs(const ir_graph *g, const ir_op *op)
     case OP_DWCONV:
         /* as executed densely: every tap of every output of the g channels */
         return pixels * op->g * (int64_t)op->kernel * op->kernel;
+    case OP_BOX_GATHER: {
+        box_plan p;
+        box_plan_make(&p, &op->rows, &op->cols, in->h, in->w, 1);
+        int64_t macs = p.gather_macs * op->g;
+        box_plan_free(&p);
+        return macs;
+    }
     case OP_POINTWISE:
         return pixels * (int64_t)in->c * out->c;
     default:
@@ -283,8 +292,11 @@ static int verify_op(vctx *v)
             return fail(v, "eps must be positive");
         return want_const(v, 0, 1, in->c, 0, 0, 0) || want_const(v, 1, 1, in->c, 0, 0, 0);
     case OP_PERIPH_CONV:
+    case OP_BOX_GATHER:
         if (want_counts(v, 1, 2, 3))
             return -1;
+        if (op->kind == OP_BOX_GATHER && op->kpe != IR_KPE_NONE && op->kpe != IR_KPE_MAP)
+            return fail(v, "box_gather takes only a folded kpe (map or none)");
         if (op->rows.n < 1 || op->cols.n < 1 || grid_sum(&op->rows) != op->kernel ||
             grid_sum(&op->cols) != op->kernel)
             return fail(v, "rows and cols grids must each sum to the kernel %d", op->kernel);

@@ -21,6 +21,9 @@ typedef enum op_kind {
     OP_LAYERNORM,   /* over channels, per pixel: (x; weight [C], bias [C]) {eps} */
     OP_PERIPH_CONV, /* shared-grid depthwise conv on the first g channels, the rest copied:
                        (x; theta [g,1,kr,kc], bias [g] [, kpe]) {g, kernel, rows, cols, kpe} */
+    OP_BOX_GATHER,  /* the lowered periph_conv (passes/box_plan.h): row boxes, a gather-
+                       multiply-add over the live regions, column boxes; operands and
+                       attributes as periph_conv, kpe folded (none or map) */
     OP_DWCONV,      /* dense depthwise conv on the first g channels, the rest copied:
                        (x; weight [g,k,k], bias [g] [, map [g,H,W]]) {g, kernel, kpe} */
     OP_POINTWISE,   /* per-pixel linear over channels: (x; weight [O,I], bias [O]) */

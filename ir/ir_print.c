@@ -6,6 +6,8 @@
 
 #include "ir.h"
 
+#include "../passes/box_plan.h"
+
 typedef struct strbuf {
     char *s;
     size_t len, cap;
@@ -92,6 +94,7 @@ static void put_op(strbuf *b, const ir_graph *g, const ir_op *op, int with_macs)
         put(b, "}");
         break;
     case OP_PERIPH_CONV:
+    case OP_BOX_GATHER:
         put(b, " {g=%d, kernel=%d, rows=", op->g, op->kernel);
         put_grid(b, &op->rows);
         put(b, ", cols=");
@@ -104,7 +107,18 @@ static void put_op(strbuf *b, const ir_graph *g, const ir_op *op, int with_macs)
     default:
         break;
     }
-    if (with_macs) {
+    if (with_macs && op->kind == OP_BOX_GATHER) {
+        /* the lowered conv: say what the gather and the boxes cost */
+        const ir_value *in = &g->values[op->in[0]];
+        box_plan p;
+        box_plan_make(&p, &op->rows, &op->cols, in->h, in->w, 1);
+        put(b, "  # %.2fM MACs gather over %dx%d live regions + %.2fM adds in boxes "
+               "(dense: %.1fM MACs)\n",
+            (double)p.gather_macs * op->g / 1e6, p.rows.live1 - p.rows.live0,
+            p.cols.live1 - p.cols.live0, (double)p.box_adds * op->g / 1e6,
+            (double)in->h * in->w * op->g * op->kernel * op->kernel / 1e6);
+        box_plan_free(&p);
+    } else if (with_macs) {
         put_macs(b, ir_op_macs(g, op));
         put(b, "\n");
     }

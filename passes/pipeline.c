@@ -5,8 +5,9 @@
 static const pass pipeline[] = {
     {"fold-kpe", "fold the kernel-wise positional embedding into a bias or a per-channel map",
      pass_fold_kpe},
-    {"expand-periph", "expand each shared-grid kernel into a dense depthwise kernel",
-     pass_expand_periph},
+    {"lower-periph",
+     "peripheral convs to box sums plus gather (or, with --periph dense, dense depthwise convs)",
+     pass_lower_periph},
 };
 
 static void dump_ir(FILE *f, const ir_graph *g, const char *title)

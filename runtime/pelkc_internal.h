@@ -9,10 +9,12 @@
 typedef struct pelkc_model_desc {
     const char *name;
     int32_t in_c, in_h, in_w;
-    int32_t classes;
-    int64_t arena_floats; /* per image */
-    /* One image: in [C,H,W] contiguous, out [classes], arena as planned. */
-    void (*run_image)(const float *in, float *out, float *arena);
+    int32_t out_c, out_h, out_w; /* out_h = out_w = 1 for a classifier */
+    int64_t arena_floats;   /* per image */
+    int64_t scratch_floats; /* per thread */
+    /* One image: in [C,H,W] contiguous, out [out_c,out_h,out_w], arena as
+     * planned, scratch for nthreads threads. */
+    void (*run_image)(const float *in, float *out, float *arena, float *scratch, int nthreads);
 } pelkc_model_desc;
 
 extern const pelkc_model_desc pelkc_desc;

@@ -8,6 +8,35 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* Vectors for the specialised kernels: PK_VEC floats (set by the generated
+ * code before this header; 16 for AVX-512 targets, 8 otherwise). Loads and
+ * stores go through memcpy so they need no alignment. */
+#ifndef PK_VEC
+#define PK_VEC 8
+#endif
+typedef float pk_vf __attribute__((vector_size(PK_VEC * 4)));
+
+static inline pk_vf pk_load(const float *p)
+{
+    pk_vf v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void pk_store(float *p, pk_vf v) { memcpy(p, &v, sizeof v); }
+
+static inline int pk_thread_id(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
 
 /* Dense conv without padding: w [co][ci][k][k], out [co][ho][wo]. */
 static inline void pk_conv2d(const float *in, float *out, int ci, int h, int w, const float *wt,
@@ -65,10 +94,12 @@ static inline void pk_layernorm(const float *in, float *out, int c, int hw, cons
  * channels [g, c) are copied. map (may be NULL) adds a per-channel [g][h][w]
  * term (the folded border positional embedding). */
 static inline void pk_dwconv(const float *in, float *out, int c, int h, int w, int g, int k,
-                             const float *wt, const float *bias, const float *map)
+                             const float *wt, const float *bias, const float *map, int nthreads)
 {
     int r = k / 2;
     int64_t plane = (int64_t)h * w;
+    (void)nthreads;
+#pragma omp parallel for num_threads(nthreads) schedule(static)
     for (int ch = 0; ch < g; ch++) {
         float *y = out + ch * plane;
         const float *x = in + ch * plane;

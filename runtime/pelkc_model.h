@@ -45,18 +45,30 @@ const char *pelkc_model_name(void);
 pelkc_status pelkc_create(pelkc_model **out);
 void pelkc_free(pelkc_model *m);
 
-/* Per-image input shape (channels, height, width) and the number of classes. */
+/* Per-image input and output shapes (channels, height, width). A classifier's
+ * output is (classes, 1, 1); a model that ends in a map (e.g. one conv layer
+ * from `pelkc conv`) has a map's shape. */
 pelkc_status pelkc_input_shape(const pelkc_model *m, int32_t *channels, int32_t *height,
                                int32_t *width);
-pelkc_status pelkc_output_shape(const pelkc_model *m, int32_t *classes);
-/* Bytes of activation memory the model holds (its arena). */
+pelkc_status pelkc_output_shape(const pelkc_model *m, int32_t *channels, int32_t *height,
+                                int32_t *width);
+
+/* Threads the model runs on (default 1); each model has its own, so two
+ * models in one process do not share a setting. */
+pelkc_status pelkc_set_threads(pelkc_model *m, int32_t threads);
+int32_t pelkc_threads(const pelkc_model *m);
+
+/* Bytes of working memory the model holds: its activation arena plus its
+ * kernels' scratch for the current thread count. */
 pelkc_status pelkc_workspace_bytes(const pelkc_model *m, int64_t *bytes);
 
 /* input: 4-D float32 buffer, extents (W, H, C, N) in Halide order, any strides.
- * output: 2-D float32 buffer, extents (classes, N), any strides. */
+ * output: float32, any strides: 2-D (classes, N) for a classifier, else 4-D
+ * (W, H, C, N). */
 pelkc_status pelkc_run(pelkc_model *m, const halide_buffer_t *input, halide_buffer_t *output);
 
-/* input: contiguous float32 [batch, C, H, W]; output: contiguous [batch, classes]. */
+/* input: contiguous float32 [batch, C, H, W]; output: contiguous
+ * [batch, classes] (or [batch, C, H, W] for a map). */
 pelkc_status pelkc_run_f32(pelkc_model *m, const float *input, int32_t batch, float *output);
 
 /* The last error on this model ("" if none); valid until the next call on it. */

@@ -13,10 +13,23 @@
 
 struct pelkc_model {
     float *arena;   /* one image's activations, as planned */
+    float *scratch; /* per-thread scratch of the specialised kernels */
     float *staging; /* one image, for inputs that are not contiguous */
-    float *out_one; /* one image's logits, for outputs that are not contiguous */
+    float *out_one; /* one image's output, for outputs that are not contiguous */
+    int32_t threads;
     char error[256];
 };
+
+static size_t out_numel(void)
+{
+    return (size_t)pelkc_desc.out_c * pelkc_desc.out_h * pelkc_desc.out_w;
+}
+
+static float *alloc_floats(int64_t n)
+{
+    size_t bytes = ((size_t)n * sizeof(float) + 63) / 64 * 64 + 64;
+    return aligned_alloc(64, bytes);
+}
 
 static pelkc_status fail(pelkc_model *m, pelkc_status s, const char *fmt, ...)
 {
@@ -42,10 +55,12 @@ PELKC_EXPORT pelkc_status pelkc_create(pelkc_model **out)
     if (!m)
         return PELKC_ERR_NOMEM;
     size_t image = (size_t)pelkc_desc.in_c * pelkc_desc.in_h * pelkc_desc.in_w;
-    m->arena = aligned_alloc(64, ((size_t)pelkc_desc.arena_floats * sizeof(float) + 63) / 64 * 64 + 64);
+    m->threads = 1;
+    m->arena = alloc_floats(pelkc_desc.arena_floats);
+    m->scratch = alloc_floats(pelkc_desc.scratch_floats);
     m->staging = malloc(image * sizeof(float));
-    m->out_one = malloc((size_t)pelkc_desc.classes * sizeof(float));
-    if (!m->arena || !m->staging || !m->out_one) {
+    m->out_one = malloc(out_numel() * sizeof(float));
+    if (!m->arena || !m->scratch || !m->staging || !m->out_one) {
         pelkc_free(m);
         return PELKC_ERR_NOMEM;
     }
@@ -58,6 +73,7 @@ PELKC_EXPORT void pelkc_free(pelkc_model *m)
     if (!m)
         return;
     free(m->arena);
+    free(m->scratch);
     free(m->staging);
     free(m->out_one);
     free(m);
@@ -74,19 +90,40 @@ PELKC_EXPORT pelkc_status pelkc_input_shape(const pelkc_model *m, int32_t *chann
     return PELKC_OK;
 }
 
-PELKC_EXPORT pelkc_status pelkc_output_shape(const pelkc_model *m, int32_t *classes)
+PELKC_EXPORT pelkc_status pelkc_output_shape(const pelkc_model *m, int32_t *channels,
+                                             int32_t *height, int32_t *width)
 {
-    if (!m || !classes)
+    if (!m || !channels || !height || !width)
         return PELKC_ERR_NULL;
-    *classes = pelkc_desc.classes;
+    *channels = pelkc_desc.out_c;
+    *height = pelkc_desc.out_h;
+    *width = pelkc_desc.out_w;
     return PELKC_OK;
 }
+
+PELKC_EXPORT pelkc_status pelkc_set_threads(pelkc_model *m, int32_t threads)
+{
+    if (!m)
+        return PELKC_ERR_NULL;
+    if (threads < 1 || threads > 1024)
+        return fail(m, PELKC_ERR_ARG, "threads must be in [1, 1024], got %d", (int)threads);
+    float *scratch = alloc_floats(pelkc_desc.scratch_floats * threads);
+    if (!scratch)
+        return fail(m, PELKC_ERR_NOMEM, "out of memory for %d threads' scratch", (int)threads);
+    free(m->scratch);
+    m->scratch = scratch;
+    m->threads = threads;
+    return PELKC_OK;
+}
+
+PELKC_EXPORT int32_t pelkc_threads(const pelkc_model *m) { return m ? m->threads : 0; }
 
 PELKC_EXPORT pelkc_status pelkc_workspace_bytes(const pelkc_model *m, int64_t *bytes)
 {
     if (!m || !bytes)
         return PELKC_ERR_NULL;
-    *bytes = pelkc_desc.arena_floats * (int64_t)sizeof(float);
+    *bytes = (pelkc_desc.arena_floats + pelkc_desc.scratch_floats * m->threads) *
+             (int64_t)sizeof(float);
     return PELKC_OK;
 }
 
@@ -102,7 +139,8 @@ PELKC_EXPORT pelkc_status pelkc_run_f32(pelkc_model *m, const float *input, int3
         return fail(m, PELKC_ERR_ARG, "batch must be at least 1, got %d", (int)batch);
     size_t image = (size_t)pelkc_desc.in_c * pelkc_desc.in_h * pelkc_desc.in_w;
     for (int32_t n = 0; n < batch; n++)
-        pelkc_desc.run_image(input + n * image, output + (size_t)n * pelkc_desc.classes, m->arena);
+        pelkc_desc.run_image(input + n * image, output + (size_t)n * out_numel(), m->arena,
+                             m->scratch, m->threads);
     return PELKC_OK;
 }
 
@@ -130,15 +168,34 @@ static pelkc_status check_buffer(pelkc_model *m, const halide_buffer_t *b, const
     return PELKC_OK;
 }
 
+/* Copy between a contiguous [C,H,W] image and a strided one (Halide order W,H,C). */
+static void copy_strided(float *dense, float *strided, const halide_dimension_t *d, int32_t c,
+                         int32_t h, int32_t w, int to_dense)
+{
+    for (int32_t ch = 0; ch < c; ch++)
+        for (int32_t y = 0; y < h; y++)
+            for (int32_t x = 0; x < w; x++) {
+                float *sp = strided + (int64_t)ch * d[2].stride + (int64_t)y * d[1].stride +
+                            (int64_t)x * d[0].stride;
+                float *dp = dense + ((int64_t)ch * h + y) * w + x;
+                if (to_dense)
+                    *dp = *sp;
+                else
+                    *sp = *dp;
+            }
+}
+
 PELKC_EXPORT pelkc_status pelkc_run(pelkc_model *m, const halide_buffer_t *input,
                                     halide_buffer_t *output)
 {
     if (!m)
         return PELKC_ERR_NULL;
     m->error[0] = '\0';
+    /* a classifier's output is (classes, N); a map's is (W, H, C, N) */
+    int vector_out = pelkc_desc.out_h == 1 && pelkc_desc.out_w == 1;
     pelkc_status s = check_buffer(m, input, "input", 4);
     if (s == PELKC_OK)
-        s = check_buffer(m, output, "output", 2);
+        s = check_buffer(m, output, "output", vector_out ? 2 : 4);
     if (s != PELKC_OK)
         return s;
     const halide_dimension_t *di = input->dim, *dout = output->dim;
@@ -150,32 +207,43 @@ PELKC_EXPORT pelkc_status pelkc_run(pelkc_model *m, const halide_buffer_t *input
                     "input extents (W,H,C,N) = (%d,%d,%d,%d), expected (%d,%d,%d,N>=1)",
                     di[0].extent, di[1].extent, di[2].extent, di[3].extent, want[0], want[1],
                     want[2]);
-    if (dout[0].extent != pelkc_desc.classes || dout[1].extent != batch)
+    int32_t oc = pelkc_desc.out_c, oh = pelkc_desc.out_h, ow = pelkc_desc.out_w;
+    if (vector_out && (dout[0].extent != oc || dout[1].extent != batch))
         return fail(m, PELKC_ERR_SHAPE, "output extents (classes,N) = (%d,%d), expected (%d,%d)",
-                    dout[0].extent, dout[1].extent, pelkc_desc.classes, batch);
+                    dout[0].extent, dout[1].extent, oc, batch);
+    if (!vector_out && (dout[0].extent != ow || dout[1].extent != oh || dout[2].extent != oc ||
+                        dout[3].extent != batch))
+        return fail(m, PELKC_ERR_SHAPE,
+                    "output extents (W,H,C,N) = (%d,%d,%d,%d), expected (%d,%d,%d,%d)",
+                    dout[0].extent, dout[1].extent, dout[2].extent, dout[3].extent, ow, oh, oc,
+                    batch);
 
     const float *in = (const float *)input->host;
     float *out = (float *)output->host;
     int64_t plane = (int64_t)want[0] * want[1], image = plane * want[2];
+    int64_t onum = (int64_t)out_numel();
     int in_dense = di[0].stride == 1 && di[1].stride == want[0] && di[2].stride == plane &&
                    di[3].stride == image;
-    int out_dense = dout[0].stride == 1 && dout[1].stride == pelkc_desc.classes;
+    int out_dense = vector_out ? dout[0].stride == 1 && dout[1].stride == oc
+                               : dout[0].stride == 1 && dout[1].stride == ow &&
+                                     dout[2].stride == (int64_t)ow * oh && dout[3].stride == onum;
+    /* a classifier's (classes, N) output copies through the same helper as a 1x1 map */
+    halide_dimension_t odim[3] = {{0, 1, 0, 0}, {0, 1, 0, 0}, {0, oc, 0, 0}};
+    if (vector_out)
+        odim[2].stride = dout[0].stride;
+    else
+        odim[0] = dout[0], odim[1] = dout[1], odim[2] = dout[2];
+    int64_t out_batch_stride = vector_out ? dout[1].stride : dout[3].stride;
     for (int32_t n = 0; n < batch; n++) {
         const float *x = in + (int64_t)n * di[3].stride;
-        if (!in_dense) { /* gather a strided image into contiguous NCHW */
-            for (int32_t c = 0; c < want[2]; c++)
-                for (int32_t y = 0; y < want[1]; y++)
-                    for (int32_t xx = 0; xx < want[0]; xx++)
-                        m->staging[c * plane + y * want[0] + xx] =
-                            x[(int64_t)c * di[2].stride + (int64_t)y * di[1].stride +
-                              (int64_t)xx * di[0].stride];
+        if (!in_dense) {
+            copy_strided(m->staging, (float *)x, di, want[2], want[1], want[0], 1);
             x = m->staging;
         }
-        float *y = out_dense ? out + (int64_t)n * pelkc_desc.classes : m->out_one;
-        pelkc_desc.run_image(x, y, m->arena);
+        float *y = out_dense ? out + (int64_t)n * onum : m->out_one;
+        pelkc_desc.run_image(x, y, m->arena, m->scratch, m->threads);
         if (!out_dense)
-            for (int32_t k = 0; k < pelkc_desc.classes; k++)
-                out[(int64_t)n * dout[1].stride + (int64_t)k * dout[0].stride] = y[k];
+            copy_strided(y, out + (int64_t)n * out_batch_stride, odim, oc, oh, ow, 0);
     }
     return PELKC_OK;
 }

@@ -133,7 +133,7 @@ static int build_in(const char *dir, const ir_graph *g, const build_options *o,
     FILE *f = fopen(cfile, "w");
     if (!f)
         return diag_set(d, "%s: cannot write: %s", cfile, strerror(errno));
-    rc = c_emit(g, f, d);
+    rc = c_emit(g, o, f, d);
     if (fclose(f) && !rc)
         rc = diag_set(d, "%s: write failed", cfile);
     if (rc)
@@ -148,9 +148,14 @@ static int build_in(const char *dir, const ir_graph *g, const build_options *o,
     char *argv[40];
     int a = 0;
     argv[a++] = (char *)(o->cc ? o->cc : "cc");
-    char *opts[] = {"-std=c11", "-O3", "-fPIC", "-shared", "-fvisibility=hidden", "-w"};
+    char *opts[] = {"-std=gnu11", "-O3", "-fPIC", "-shared", "-fvisibility=hidden", "-fopenmp", "-w"};
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
         argv[a++] = opts[i];
+    char march[128];
+    if (o->march) {
+        snprintf(march, sizeof march, "-march=%s", o->march);
+        argv[a++] = march;
+    }
     argv[a++] = inc_dir;
     argv[a++] = inc_halide;
     char *extra = o->cflags ? xstrdup(o->cflags) : NULL;
@@ -168,6 +173,20 @@ static int build_in(const char *dir, const ir_graph *g, const build_options *o,
     if (rc)
         return -1;
     return install_file(so, so_path, d);
+}
+
+int target_vec(const char *march)
+{
+    if (!march)
+        return 8;
+    if (!strcmp(march, "native")) {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512f") ? 16 : 8;
+    }
+    return strstr(march, "avx512") || !strcmp(march, "skylake-avx512") || !strcmp(march, "znver4") ||
+                   !strcmp(march, "sapphirerapids") || !strcmp(march, "icelake-server")
+               ? 16
+               : 8;
 }
 
 int c_build_so(const ir_graph *g, const build_options *o, const char *so_path, pelk_diag *d)

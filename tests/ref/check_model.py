@@ -2,6 +2,7 @@
 """Compile a spec with pelkc and compare its output against the float64 reference.
 
   check_model.py --pelkc PATH_TO_PELKC SPEC [--batch N] [--seed S] [--workdir DIR] [--tol T]
+                 [--bn] [--small S]
 
 Steps: random weights (safetensors) and a random std-normal float32 input [N, C, H, W] from one
 seed, `pelkc compile SPEC --weights W -o DIR/model.so`, `pelkc run DIR/model.so --input X.npy
@@ -12,6 +13,10 @@ the time of each step and `rel_l2: <value>` = ||y - ref||_2 / ||ref||_2.
 Exit status: 0 if rel_l2 < tol (1e-5), 1 if not (or the output has the wrong shape or is not
 finite), 2 if pelkc fails (its stderr is printed).
 If --batch is not given, a `# batch: N` comment line in the spec is used, else batch 1.
+--bn and --small S add the training-time parts of a checkpoint to every block with a conv: a
+BatchNorm after the peripheral conv (--bn), a parallel S x S small kernel (--small S), and with
+both a BatchNorm after the small kernel (pelk_ref.random_weights / weight_shapes). The base weights
+are the same as without the flags for the same seed; the input differs.
 """
 
 import argparse
@@ -70,9 +75,13 @@ def run_pelkc(cmd):
     return None
 
 
-def check(pelkc, spec_path, batch, seed, workdir, tol):
+def check(pelkc, spec_path, batch, seed, workdir, tol, bn=False, small=None):
     print(f"spec: {spec_path}")
-    print(f"seed: {seed}  (reproduce with --seed {seed} --batch {batch})")
+    extra = (" --bn" if bn else "") + (f" --small {small}" if small is not None else "")
+    if extra:
+        print("training-time parts:" + (" BatchNorm" if bn else "") + (f" small {small}x{small}" if small is not None else "")
+              + (" + small BatchNorm" if bn and small is not None else ""))
+    print(f"seed: {seed}  (reproduce with --seed {seed} --batch {batch}{extra})")
     spec = pelk_ref.load_spec(spec_path)
     rng = np.random.default_rng(seed)
     wpath = os.path.join(workdir, "weights.safetensors")
@@ -82,8 +91,11 @@ def check(pelkc, spec_path, batch, seed, workdir, tol):
     so = os.path.join(workdir, "model.so")
 
     with Step("weights+input"):
-        weights = pelk_ref.random_weights(spec, rng)
-        pelk_ref.save_safetensors(wpath, weights, {"spec": spec["name"], "seed": seed})
+        weights = pelk_ref.random_weights(spec, rng, bn=bn, small=small)
+        meta = {"spec": spec["name"], "seed": seed}
+        if extra:
+            meta.update(bn=bn, small=small)
+        pelk_ref.save_safetensors(wpath, weights, meta)
         shape = (batch, spec["input"]["channels"], spec["input"]["height"], spec["input"]["width"])
         x = rng.standard_normal(shape).astype(np.float32)
         np.save(xpath, x)
@@ -136,21 +148,25 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=None, help="default: fresh from os.urandom")
     ap.add_argument("--workdir", default=None, help="keep the files here (default: a temporary directory)")
     ap.add_argument("--tol", type=float, default=1e-5, help="relative L2 tolerance (default 1e-5)")
+    ap.add_argument("--bn", action="store_true", help="weights with a BatchNorm after every conv (and small conv)")
+    ap.add_argument("--small", type=int, default=None, metavar="S", help="weights with a parallel S x S kernel (S odd)")
     a = ap.parse_args(argv)
 
     batch = a.batch if a.batch is not None else (spec_batch(a.spec) or 1)
     if batch < 1:
         ap.error("--batch must be >= 1")
+    if a.small is not None and (a.small < 1 or a.small % 2 == 0):
+        ap.error("--small must be odd and >= 1")
     seed = a.seed if a.seed is not None else int.from_bytes(os.urandom(4), "little")
     pelkc = os.path.abspath(a.pelkc) if os.path.sep in a.pelkc else (shutil.which(a.pelkc) or a.pelkc)
 
     t0 = time.perf_counter()
     if a.workdir:
         os.makedirs(a.workdir, exist_ok=True)
-        rc = check(pelkc, a.spec, batch, seed, a.workdir, a.tol)
+        rc = check(pelkc, a.spec, batch, seed, a.workdir, a.tol, a.bn, a.small)
     else:
         with tempfile.TemporaryDirectory(prefix="pelk_check_") as d:
-            rc = check(pelkc, a.spec, batch, seed, d, a.tol)
+            rc = check(pelkc, a.spec, batch, seed, d, a.tol, a.bn, a.small)
     print(f"time total: {time.perf_counter() - t0:.3f} s")
     return rc
 

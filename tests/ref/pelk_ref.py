@@ -14,6 +14,10 @@ The model (all LayerNorms are over channels, per pixel, biased variance, eps 1e-
           kernel-wise positional embedding h in mode constant / border / none), the other C-g
           channels pass unchanged; LayerNorm; fc1; exact GELU; fc2; times gamma; plus the block
           input.
+          Optional training-time parts of the conv (checkpoints from training; see block_conv):
+          a BatchNorm after the peripheral conv, and a parallel small dense depthwise kernel
+          (s x s, no bias) with an optional BatchNorm of its own:
+            y = BN(periph_conv(x) + kpe_term) + BN_small(small_conv(x))   on the first g channels.
   head:   global average pool; LayerNorm; linear.
 
 Contents:
@@ -27,7 +31,7 @@ Contents:
 
 CLI:
   pelk_ref.py forward SPEC --weights W.safetensors --input X.npy --output Y.npy
-  pelk_ref.py weights SPEC --seed S -o W.safetensors
+  pelk_ref.py weights SPEC --seed S [--bn] [--small S] -o W.safetensors
   pelk_ref.py grid K '{center: 5, base: 2}'
 """
 
@@ -45,6 +49,8 @@ import torch.nn.functional as F
 import yaml
 
 LN_EPS = 1e-6
+BN_EPS = 1e-5
+BN_LEAVES = ("weight", "bias", "running_mean", "running_var")
 KPE_MODES = ("constant", "border", "none")
 DEFAULT_GRID = {"center": 5, "base": 2}
 
@@ -224,8 +230,23 @@ def as_spec(spec):
     return spec if isinstance(spec, dict) and spec.get("_normalised") else load_spec(spec)
 
 
-def weight_shapes(spec):
-    """Ordered dict name -> shape of every tensor the model has (the safetensors contract)."""
+def weight_shapes(spec, bn=False, small=None, small_bn=None):
+    """Ordered dict name -> shape of every tensor the model has (the safetensors contract).
+
+    Without arguments: the tensors every checkpoint must have. The optional training-time parts
+    of each block with a conv (g > 0) are added on request, to every such block:
+      bn=True:   {b}.conv.bn.{weight,bias,running_mean,running_var}        [g] each
+      small=s:   {b}.conv.small.weight                                      [g, 1, s, s] (s odd)
+      small_bn:  {b}.conv.small_bn.{weight,bias,running_mean,running_var}  [g] each
+                 (needs small; default: bn and small is given)
+    A checkpoint may mix these per block (see expected_shapes, which forward uses).
+    """
+    if small is not None and (int(small) != small or small < 1 or small % 2 == 0):
+        raise ValueError(f"small kernel size must be odd and >= 1, got {small}")
+    if small_bn is None:
+        small_bn = bool(bn) and small is not None
+    if small_bn and small is None:
+        raise ValueError("small_bn needs a small kernel")
     s = {}
     c_in = spec["input"]["channels"]
     c0 = spec["stages"][0]["dim"]
@@ -250,6 +271,14 @@ def weight_shapes(spec):
             if g > 0:
                 s[f"{b}.conv.weight"] = (g, 1, len(st["rows"]), len(st["cols"]))
                 s[f"{b}.conv.bias"] = (g,)
+                if bn:
+                    for leaf in BN_LEAVES:
+                        s[f"{b}.conv.bn.{leaf}"] = (g,)
+                if small is not None:
+                    s[f"{b}.conv.small.weight"] = (g, 1, int(small), int(small))
+                if small_bn:
+                    for leaf in BN_LEAVES:
+                        s[f"{b}.conv.small_bn.{leaf}"] = (g,)
             s[f"{b}.norm.weight"] = (c,)
             s[f"{b}.norm.bias"] = (c,)
             s[f"{b}.fc1.weight"] = (hid, c)
@@ -263,6 +292,49 @@ def weight_shapes(spec):
     s["head.weight"] = (spec["head"]["classes"], prev)
     s["head.bias"] = (spec["head"]["classes"],)
     return s
+
+
+def _bn_present(weights, prefix):
+    """True if all four BatchNorm tensors prefix.{weight,bias,running_mean,running_var} are in
+    weights, False if none is; a partial set is an error."""
+    have = [leaf for leaf in BN_LEAVES if f"{prefix}.{leaf}" in weights]
+    if have and len(have) != len(BN_LEAVES):
+        missing = [f"{prefix}.{leaf}" for leaf in BN_LEAVES if leaf not in have]
+        raise ValueError(f"incomplete BatchNorm {prefix}: missing {missing}")
+    return bool(have)
+
+
+def expected_shapes(spec, weights):
+    """name -> shape of every tensor a checkpoint with these weights must have.
+
+    The required tensors of weight_shapes(spec) plus, per block with a conv, the optional parts
+    found in weights: a BatchNorm (all four tensors or none), a small kernel [g, 1, s, s] with s
+    odd (any s, even larger than the kernel or the map), and a small-kernel BatchNorm (only with
+    a small kernel). Raises ValueError for an inconsistent set; tensors not listed in the result
+    are unexpected (forward reports them, e.g. a BatchNorm on a block without conv).
+    """
+    spec = as_spec(spec)
+    out = {}
+    for name, shp in weight_shapes(spec).items():
+        out[name] = shp
+        if not (name.endswith(".conv.bias") and ".blocks." in name):
+            continue
+        b, g = name[:-len(".conv.bias")], shp[0]
+        if _bn_present(weights, f"{b}.conv.bn"):
+            for leaf in BN_LEAVES:
+                out[f"{b}.conv.bn.{leaf}"] = (g,)
+        small = f"{b}.conv.small.weight"
+        if small in weights:
+            shs = tuple(np.shape(weights[small]))
+            if len(shs) != 4 or shs[:2] != (g, 1) or shs[2] != shs[3] or shs[2] % 2 == 0:
+                raise ValueError(f"{small}: shape {shs}, expected [{g}, 1, s, s] with s odd")
+            out[small] = shs
+        if _bn_present(weights, f"{b}.conv.small_bn"):
+            if small not in weights:
+                raise ValueError(f"{b}.conv.small_bn without {small}")
+            for leaf in BN_LEAVES:
+                out[f"{b}.conv.small_bn.{leaf}"] = (g,)
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -332,7 +404,7 @@ def load_safetensors(path):
 # Random weights
 # ----------------------------------------------------------------------------------------------
 
-def random_weights(spec, rng):
+def random_weights(spec, rng, bn=False, small=None):
     """Random float32 weights for every tensor of the model, scaled so that every part matters.
 
     Scales (rng is a numpy Generator):
@@ -344,6 +416,15 @@ def random_weights(spec, rng):
       * gamma (layer scale): |gamma| uniform in [0.5, 1] with a random sign, so no block is hidden
         behind a tiny layer scale yet the residual stream only grows like sqrt(depth);
       * kpe h: 0.3 N(0,1), which makes the kpe term of the same order as the conv bias.
+    Optional training-time parts (every block with a conv gets them; see weight_shapes):
+      * bn=True: a BatchNorm after the peripheral conv and, with small, one after the small conv;
+        BN weight uniform in [0.5, 1.5] (around 1 with spread, never near 0), BN bias 0.3 N(0,1),
+        running_mean 0.5 N(0,1) (the conv output is O(1), so the shift is visible), running_var
+        uniform in [0.5, 2] (scales 0.7..1.4);
+      * small=s: the parallel s x s kernel, std 1/s (fan-in), so its branch is O(1) like the
+        peripheral one.
+    The required tensors are drawn first, in the same order as without the optional parts, so one
+    seed gives the same base model with or without them.
     """
     spec = as_spec(spec)
     out = {}
@@ -351,7 +432,8 @@ def random_weights(spec, rng):
     def normal(shape, std):
         return (rng.standard_normal(shape) * std).astype(np.float32)
 
-    for name, shape in weight_shapes(spec).items():
+    base = weight_shapes(spec)
+    for name, shape in base.items():
         leaf = name.rsplit(".", 1)[-1]
         if name.endswith("norm.weight"):
             w = 1.0 + normal(shape, 0.2)
@@ -371,6 +453,23 @@ def random_weights(spec, rng):
             w = normal(shape, 1.0 / math.sqrt(fan_in))
         elif leaf == "bias":
             w = normal(shape, 0.2)
+        else:
+            raise AssertionError(name)
+        out[name] = np.asarray(w, dtype=np.float32)
+    for name, shape in weight_shapes(spec, bn=bn, small=small).items():
+        if name in base:
+            continue
+        leaf = name.rsplit(".", 1)[-1]
+        if name.endswith(".conv.small.weight"):
+            w = normal(shape, 1.0 / shape[-1])
+        elif leaf == "weight":  # BatchNorm scale
+            w = rng.uniform(0.5, 1.5, shape)
+        elif leaf == "bias":
+            w = normal(shape, 0.3)
+        elif leaf == "running_mean":
+            w = normal(shape, 0.5)
+        elif leaf == "running_var":
+            w = rng.uniform(0.5, 2.0, shape)
         else:
             raise AssertionError(name)
         out[name] = np.asarray(w, dtype=np.float32)
@@ -412,6 +511,76 @@ def peripheral_conv(x, theta, bias, rows, cols, h=None, kpe="none"):
     return y
 
 
+def _fft_correlate(x, w):
+    """Depthwise cross-correlation of x [N, g, H, W] with w [g, kh, kw] (odd sizes), zero padding
+    (kh//2, kw//2), stride 1, by float64 FFTs: what F.conv2d(x, w[:, None], padding=k//2,
+    groups=g) computes, without F.conv2d's k*k*H*W im2col buffer.
+
+    y[i, j] = sum_ab w[a, b] x[i + a - r, j + b - c] is the full linear convolution of x with the
+    flipped kernel, read at offset (r, c); FFT sizes >= H + kh - 1 and W + kw - 1 avoid any wrap.
+    """
+    n, g, H, W = x.shape
+    kh, kw = w.shape[-2:]
+    r, c = kh // 2, kw // 2
+    L0, L1 = H + kh - 1, W + kw - 1
+    X = torch.fft.rfft2(x.to(torch.float64), s=(L0, L1))
+    K = torch.fft.rfft2(torch.flip(w.to(torch.float64), dims=(-2, -1)), s=(L0, L1))
+    full = torch.fft.irfft2(X * K[None], s=(L0, L1))
+    return full[..., r:r + H, c:c + W]
+
+
+def peripheral_conv_fft(x, theta, bias, rows, cols, h=None, kpe="none"):
+    """peripheral_conv computed with float64 FFTs instead of F.conv2d (same maths, same arguments).
+
+    For large maps and kernels (e.g. 512x128 with k = 151) where F.conv2d's float64 im2col would
+    need k*k*H*W doubles (12 GB). The rounding error is about 1e-16 times the largest values
+    involved, so it stays far below the 1e-5 test tolerance even for inputs with a large offset.
+    test_reference.py checks it against peripheral_conv.
+    """
+    wt = expand_kernel(theta, rows, cols)[:, 0]  # [g, k, k]
+    g = wt.shape[0]
+    y = _fft_correlate(x, wt) + bias[None, :, None, None]
+    if kpe == "constant":
+        y = y + (wt * h).sum(dim=(1, 2))[None, :, None, None]
+    elif kpe == "border":
+        ones = torch.ones((1, g) + tuple(x.shape[2:]), dtype=torch.float64)
+        y = y + _fft_correlate(ones, wt * h)
+    elif kpe != "none":
+        raise ValueError(kpe)
+    return y
+
+
+def batch_norm_channels(z, weight, bias, mean, var, eps=BN_EPS):
+    """Inference-mode BatchNorm on NCHW: per channel (z - mean) / sqrt(var + eps) * weight + bias."""
+    def c(t):
+        return t[None, :, None, None]
+    return (z - c(mean)) / torch.sqrt(c(var) + eps) * c(weight) + c(bias)
+
+
+def block_conv(x, wt, b, rows, cols, h=None, kpe="none"):
+    """The conv part of block b on its g conv channels x [N, g, H, W]; wt: name -> tensor.
+
+      y = BN(periph_conv(x) + kpe_term) + BN_small(small_conv(x))
+    periph_conv includes {b}.conv.bias and kpe_term is the stage's kpe (peripheral_conv). Each
+    optional part is used when its tensors are in wt: BN = {b}.conv.bn.*, small_conv =
+    {b}.conv.small.weight (s x s depthwise, stride 1, zero padding s//2, no bias), BN_small =
+    {b}.conv.small_bn.*. Without BN the first term is the bare peripheral conv, without BN_small
+    the second term is the bare small conv, without a small kernel there is no second term.
+    """
+    y = peripheral_conv(x, wt[f"{b}.conv.weight"], wt[f"{b}.conv.bias"], rows, cols, h, kpe)
+    if f"{b}.conv.bn.weight" in wt:
+        y = batch_norm_channels(y, *(wt[f"{b}.conv.bn.{leaf}"] for leaf in BN_LEAVES))
+    if f"{b}.conv.small.weight" in wt:
+        ws = wt[f"{b}.conv.small.weight"]
+        ys = F.conv2d(x, ws, None, stride=1, padding=ws.shape[-1] // 2, groups=x.shape[1])
+        if f"{b}.conv.small_bn.weight" in wt:
+            ys = batch_norm_channels(ys, *(wt[f"{b}.conv.small_bn.{leaf}"] for leaf in BN_LEAVES))
+        y = y + ys
+    elif f"{b}.conv.small_bn.weight" in wt:
+        raise ValueError(f"{b}.conv.small_bn without {b}.conv.small.weight")
+    return y
+
+
 def _linear_channels(x, weight, bias):
     """A 1x1 (pointwise) linear layer on NCHW, done as F.linear over NHWC."""
     return F.linear(x.permute(0, 2, 3, 1), weight, bias).permute(0, 3, 1, 2)
@@ -427,7 +596,7 @@ def forward(spec, weights, x, trace=None, dtype=torch.float64):
     """
     trace = trace or (lambda name, t: None)
     spec = as_spec(spec)
-    shapes = weight_shapes(spec)
+    shapes = expected_shapes(spec, weights)  # required tensors plus the optional parts present
     missing = [n for n in shapes if n not in weights]
     extra = [n for n in weights if n not in shapes]
     if missing or extra:
@@ -460,8 +629,8 @@ def forward(spec, weights, x, trace=None, dtype=torch.float64):
                 b = f"{p}.blocks.{j}"
                 if g > 0:
                     # Partial conv: first g channels through the peripheral conv, the rest unchanged.
-                    yc = peripheral_conv(x[:, :g], wt[f"{b}.conv.weight"], wt[f"{b}.conv.bias"],
-                                         st["rows"], st["cols"], h, kpe if h is not None else "none")
+                    # (with the optional BatchNorms / small kernel when the checkpoint has them)
+                    yc = block_conv(x[:, :g], wt, b, st["rows"], st["cols"], h, kpe if h is not None else "none")
                     trace(f"{b}.conv", yc)
                     y = torch.cat([yc, x[:, g:]], dim=1)
                 else:
@@ -501,6 +670,8 @@ def main(argv=None):
     w = sub.add_parser("weights", help="write random weights")
     w.add_argument("spec")
     w.add_argument("--seed", type=int, required=True)
+    w.add_argument("--bn", action="store_true", help="add BatchNorms after the conv (and the small conv)")
+    w.add_argument("--small", type=int, default=None, metavar="S", help="add a parallel S x S kernel to every conv")
     w.add_argument("-o", "--output", required=True)
     g = sub.add_parser("grid", help="print the full grid for kernel K")
     g.add_argument("kernel", type=int)
@@ -515,8 +686,10 @@ def main(argv=None):
         np.save(a.output, y.numpy().astype(np.float64))
     elif a.cmd == "weights":
         spec = load_spec(a.spec)
-        save_safetensors(a.output, random_weights(spec, np.random.default_rng(a.seed)),
-                         {"spec": spec["name"], "seed": a.seed})
+        meta = {"spec": spec["name"], "seed": a.seed}
+        if a.bn or a.small is not None:
+            meta.update(bn=a.bn, small=a.small)
+        save_safetensors(a.output, random_weights(spec, np.random.default_rng(a.seed), bn=a.bn, small=a.small), meta)
     elif a.cmd == "grid":
         rows, cols = resolve_grid(a.kernel, yaml.safe_load(a.grid))
         if rows == cols:

@@ -15,7 +15,8 @@ typedef struct api {
     pelkc_status (*create)(pelkc_model **);
     void (*destroy)(pelkc_model *);
     pelkc_status (*input_shape)(const pelkc_model *, int32_t *, int32_t *, int32_t *);
-    pelkc_status (*output_shape)(const pelkc_model *, int32_t *);
+    pelkc_status (*output_shape)(const pelkc_model *, int32_t *, int32_t *, int32_t *);
+    pelkc_status (*set_threads)(pelkc_model *, int32_t);
     pelkc_status (*workspace)(const pelkc_model *, int64_t *);
     pelkc_status (*run)(pelkc_model *, const halide_buffer_t *, halide_buffer_t *);
     pelkc_status (*run_f32)(pelkc_model *, const float *, int32_t, float *);
@@ -35,11 +36,12 @@ static int load(api *a, const char *path)
     *(void **)&a->input_shape = dlsym(a->so, "pelkc_input_shape");
     *(void **)&a->output_shape = dlsym(a->so, "pelkc_output_shape");
     *(void **)&a->workspace = dlsym(a->so, "pelkc_workspace_bytes");
+    *(void **)&a->set_threads = dlsym(a->so, "pelkc_set_threads");
     *(void **)&a->run = dlsym(a->so, "pelkc_run");
     *(void **)&a->run_f32 = dlsym(a->so, "pelkc_run_f32");
     *(void **)&a->last_error = dlsym(a->so, "pelkc_last_error");
     *(void **)&a->version = dlsym(a->so, "pelkc_api_version");
-    return a->create && a->destroy && a->input_shape && a->output_shape && a->workspace &&
+    return a->create && a->set_threads && a->destroy && a->input_shape && a->output_shape && a->workspace &&
                    a->run && a->run_f32 && a->last_error && a->version
                ? 0
                : -1;
@@ -72,13 +74,18 @@ static void test_model(api *a)
     CHECK(a->version() == PELKC_API_VERSION);
     CHECK(a->create(NULL) == PELKC_ERR_NULL);
     CHECK(a->create(&m) == PELKC_OK && m);
-    int32_t c, h, w, k;
+    int32_t c, h, w, k, kh, kw;
     int64_t ws;
     CHECK(a->input_shape(NULL, &c, &h, &w) == PELKC_ERR_NULL);
     CHECK(a->input_shape(m, NULL, &h, &w) == PELKC_ERR_NULL);
-    CHECK(a->output_shape(m, NULL) == PELKC_ERR_NULL);
-    CHECK(a->input_shape(m, &c, &h, &w) == PELKC_OK && a->output_shape(m, &k) == PELKC_OK);
+    CHECK(a->output_shape(m, NULL, &kh, &kw) == PELKC_ERR_NULL);
+    CHECK(a->input_shape(m, &c, &h, &w) == PELKC_OK &&
+          a->output_shape(m, &k, &kh, &kw) == PELKC_OK);
+    CHECK(kh == 1 && kw == 1);
     CHECK(a->workspace(m, &ws) == PELKC_OK && ws > 0);
+    CHECK(a->set_threads(NULL, 2) == PELKC_ERR_NULL);
+    CHECK(a->set_threads(m, 0) == PELKC_ERR_ARG);
+    CHECK(a->set_threads(m, 2) == PELKC_OK);
     size_t image = (size_t)c * h * w;
     enum { N = 3 };
     float *x = malloc(N * image * sizeof *x), *y = malloc(N * (size_t)k * sizeof *y);
@@ -94,7 +101,7 @@ static void test_model(api *a)
     CHECK_STR(a->last_error(m), "batch must be at least 1, got 0");
     CHECK(a->run_f32(m, x, -5, y) == PELKC_ERR_ARG);
 
-    /* a batch gives each image's own result, and runs are deterministic */
+    /* a batch gives each image's own result, and runs are deterministic, also on 2 threads */
     CHECK(a->run_f32(m, x, N, y) == PELKC_OK);
     CHECK_STR(a->last_error(m), "");
     for (int n = 0; n < N; n++) {
@@ -185,8 +192,9 @@ int main(int argc, char **argv)
     pelkc_model *ma, *mb;
     int32_t ka, kb, ca, ha, wa, cb, hb, wb;
     CHECK(a.create(&ma) == PELKC_OK && b.create(&mb) == PELKC_OK);
-    a.output_shape(ma, &ka);
-    b.output_shape(mb, &kb);
+    int32_t one;
+    a.output_shape(ma, &ka, &one, &one);
+    b.output_shape(mb, &kb, &one, &one);
     a.input_shape(ma, &ca, &ha, &wa);
     b.input_shape(mb, &cb, &hb, &wb);
     CHECK(ca != cb || ha != hb || wa != wb || ka != kb); /* the test uses two different specs */

@@ -1,0 +1,17 @@
+/* Shared between the C backend's files; not used elsewhere. */
+#ifndef PELK_EMIT_C_INTERNAL_H
+#define PELK_EMIT_C_INTERNAL_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../../ir/ir.h"
+
+/* Per-thread scratch is rounded to whole cache lines so threads never share one. */
+static inline int64_t pk_scratch_pitch(int64_t floats) { return (floats + 15) / 16 * 16; }
+
+/* The specialised function for box_gather op `index`, and its scratch per thread. */
+void emit_box_gather_fn(FILE *f, const ir_graph *g, const ir_op *op, int index, int vec);
+int64_t box_gather_scratch(const ir_graph *g, const ir_op *op, int vec);
+
+#endif

@@ -1,0 +1,46 @@
+/* Shared by the pelkc command's files: parsed options and helpers. */
+#ifndef PELK_CLI_H
+#define PELK_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../backends/backend.h"
+#include "../frontend/spec.h"
+#include "../passes/passes.h"
+#include "../runtime/pelkc_model.h"
+
+typedef struct options {
+    const char *cmd, *sub, *path;
+    const char *weights, *out, *input, *output, *cc, *march, *grid, *kpe;
+    int random_weights, print_after_all, keep_temps, verbose, periph_dense;
+    uint64_t seed;
+    int batch, threads, iters, kernel, channels, height, width;
+} options;
+
+int die(const char *msg);
+double now_seconds(void);
+build_options make_build_options(const options *o);
+pass_options make_pass_options(const options *o);
+
+/* A compiled model loaded with dlopen: its API by name. */
+typedef struct model_api {
+    void *so;
+    pelkc_status (*create)(pelkc_model **);
+    void (*free)(pelkc_model *);
+    pelkc_status (*input_shape)(const pelkc_model *, int32_t *, int32_t *, int32_t *);
+    pelkc_status (*output_shape)(const pelkc_model *, int32_t *, int32_t *, int32_t *);
+    pelkc_status (*set_threads)(pelkc_model *, int32_t);
+    pelkc_status (*run_f32)(pelkc_model *, const float *, int32_t, float *);
+    const char *(*last_error)(const pelkc_model *);
+    const char *(*name)(void);
+} model_api;
+
+int load_model_api(model_api *api, const char *path, pelk_diag *d);
+void fill_random(float *x, int64_t n, uint64_t seed);
+
+int cmd_run(const options *o);
+int cmd_conv(const options *o);
+int cmd_bench_conv(const options *o);
+
+#endif

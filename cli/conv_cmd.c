@@ -1,0 +1,165 @@
+/* pelkc conv and pelkc bench-conv: one peripheral conv layer, compiled like a
+ * model (graph, passes, C backend, .so) and run through the same C API. */
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../frontend/build_graph.h"
+#include "cli.h"
+#include "npy.h"
+
+/* The conv graph the options describe, lowered and compiled into a temporary
+ * .so that is loaded into api (and deleted from disk). */
+static int build_conv(const options *o, int random, model_api *api, ir_graph **out_graph,
+                      pelk_diag *d)
+{
+    if (!o->kernel || !o->grid || !o->channels || !o->height)
+        return diag_set(d, "%s needs --kernel K --grid G --channels C --size HxW", o->cmd);
+    if (o->kernel % 2 == 0)
+        return diag_set(d, "--kernel must be odd, got %d", o->kernel);
+    kpe_mode kpe = KPE_NONE;
+    if (o->kpe && !strcmp(o->kpe, "constant"))
+        kpe = KPE_CONSTANT;
+    else if (o->kpe && !strcmp(o->kpe, "border"))
+        kpe = KPE_BORDER;
+    else if (o->kpe && strcmp(o->kpe, "none"))
+        return diag_set(d, "--kpe must be none, constant or border; got '%s'", o->kpe);
+    sharing_grid rows, cols;
+    if (grid_parse_text(o->grid, o->kernel, &rows, &cols, d))
+        return -1;
+    ir_graph *g = build_conv_graph(o->kernel, &rows, &cols, o->channels, o->height, o->width, kpe);
+    grid_free(&rows);
+    grid_free(&cols);
+    int rc = 0;
+    if (random)
+        bind_random_weights(g, o->seed);
+    else if (!o->weights)
+        rc = diag_set(d, "conv needs --weights W.safetensors");
+    else
+        rc = bind_weights(g, o->weights, d);
+    pass_options po = make_pass_options(o);
+    if (!rc)
+        rc = run_passes(g, &po, NULL, d);
+    char so[] = "/tmp/pelkc-conv-XXXXXX";
+    int fd = rc ? -1 : mkstemp(so);
+    if (!rc && fd < 0)
+        rc = diag_set(d, "cannot create a temporary file in /tmp");
+    if (fd >= 0)
+        close(fd);
+    build_options bo = make_build_options(o);
+    if (!rc)
+        rc = c_build_so(g, &bo, so, d);
+    if (!rc)
+        rc = load_model_api(api, so, d);
+    if (fd >= 0)
+        unlink(so);
+    if (rc || !out_graph)
+        ir_free(g);
+    else
+        *out_graph = g;
+    return rc;
+}
+
+int cmd_conv(const options *o)
+{
+    pelk_diag d;
+    model_api api = {0};
+    if (!o->input || !o->output)
+        return die("conv needs --input X.npy and --output Y.npy");
+    npy_array x = {0};
+    if (npy_load_f32(&x, o->input, &d))
+        return die(d.msg);
+    int rc = build_conv(o, 0, &api, NULL, &d);
+    pelkc_model *m = NULL;
+    float *y = NULL;
+    if (!rc && (x.rank != 4 || x.shape[1] != o->channels || x.shape[2] != o->height ||
+                x.shape[3] != o->width || x.shape[0] < 1 || x.shape[0] > 65536))
+        rc = diag_set(&d, "%s: input must be [N, %d, %d, %d]", o->input, o->channels, o->height,
+                      o->width);
+    if (!rc && (api.create(&m) != PELKC_OK || api.set_threads(m, o->threads) != PELKC_OK))
+        rc = diag_set(&d, "cannot create the conv model");
+    if (!rc) {
+        int64_t n = x.shape[0] * o->channels * (int64_t)o->height * o->width;
+        y = xcalloc((size_t)n, sizeof *y);
+        if (api.run_f32(m, x.data, (int32_t)x.shape[0], y) != PELKC_OK)
+            rc = diag_set(&d, "conv failed: %s", api.last_error(m));
+        else
+            rc = npy_save_f32(o->output, y, 4, x.shape, &d);
+    }
+    if (m)
+        api.free(m);
+    if (api.so)
+        dlclose(api.so);
+    free(y);
+    npy_free(&x);
+    return rc ? die(d.msg) : 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int cmd_bench_conv(const options *o)
+{
+    pelk_diag d;
+    model_api api = {0};
+    ir_graph *g = NULL;
+    double t_build = now_seconds();
+    if (build_conv(o, 1, &api, &g, &d)) {
+        if (api.so)
+            dlclose(api.so);
+        ir_free(g);
+        return die(d.msg);
+    }
+    t_build = now_seconds() - t_build;
+    int64_t macs = 0, dense = (int64_t)o->channels * o->height * o->width * o->kernel * o->kernel;
+    for (int i = 0; i < g->n_ops; i++)
+        macs += ir_op_macs(g, &g->ops[i]);
+    char *ir = ir_op_text(g, &g->ops[0]);
+    pelkc_model *m = NULL;
+    int rc = 0;
+    if (api.create(&m) != PELKC_OK || api.set_threads(m, o->threads) != PELKC_OK)
+        rc = diag_set(&d, "cannot create the conv model");
+    int64_t n = (int64_t)o->batch * o->channels * o->height * o->width;
+    float *x = xcalloc((size_t)n, sizeof *x), *y = xcalloc((size_t)n, sizeof *y);
+    double *times = xcalloc((size_t)o->iters, sizeof *times);
+    fill_random(x, n, o->seed);
+    for (int i = 0; !rc && i < 3 + o->iters; i++) { /* 3 warm-ups, then the timed runs */
+        double t0 = now_seconds();
+        if (api.run_f32(m, x, o->batch, y) != PELKC_OK)
+            rc = diag_set(&d, "conv failed: %s", api.last_error(m));
+        if (i >= 3)
+            times[i - 3] = now_seconds() - t0;
+    }
+    if (!rc) {
+        qsort(times, (size_t)o->iters, sizeof *times, cmp_double);
+        double med = times[o->iters / 2];
+        if (o->iters % 2 == 0)
+            med = (times[o->iters / 2 - 1] + times[o->iters / 2]) / 2;
+        printf("op:%s\n", ir);
+        printf("periph: %s, kernel %d, %d channels, %dx%d, batch %d, threads %d\n",
+               o->periph_dense ? "dense" : "lowered", o->kernel, o->channels, o->height, o->width,
+               o->batch, o->threads);
+        printf("built by: %s -O3%s%s -fopenmp (C backend), in %.2f s\n", o->cc ? o->cc : "cc",
+               o->march && strcmp(o->march, "generic") ? " -march=" : "",
+               o->march && strcmp(o->march, "generic") ? o->march : "", t_build);
+        printf("runs: %d after 3 warm-ups; min %.4f ms, max %.4f ms\n", o->iters,
+               times[0] * 1e3, times[o->iters - 1] * 1e3);
+        printf("multiply-adds per run: %.2f M (dense would be %.2f M); %.1f G multiply-adds/s\n",
+               macs * (double)o->batch / 1e6, dense * (double)o->batch / 1e6,
+               macs * (double)o->batch / med / 1e9);
+        printf("median_ms: %.4f\n", med * 1e3);
+    }
+    free(ir);
+    free(x);
+    free(y);
+    free(times);
+    if (m)
+        api.free(m);
+    dlclose(api.so);
+    ir_free(g);
+    return rc ? die(d.msg) : 0;
+}

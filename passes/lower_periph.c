@@ -1,0 +1,55 @@
+/* Lower each peripheral conv for execution. By default into box_gather, which
+ * costs about k'_rows x k'_cols multiply-adds per output (passes/box_plan.h);
+ * with --periph dense into dwconv over the expanded k x k kernel (the baseline
+ * every PeLK implementation runs, O(k^2) per output, kept for checking). */
+#include <stdio.h>
+#include <string.h>
+
+#include "passes.h"
+
+static void expand(const ir_op *op, const float *theta, float *w)
+{
+    int k = op->kernel, kc = op->cols.n;
+    for (int c = 0; c < op->g; c++) {
+        const float *t = theta + (size_t)c * op->rows.n * kc;
+        float *wc = w + (size_t)c * k * k;
+        for (int a = 0, i = 0; a < op->rows.n; a++)
+            for (int ii = 0; ii < op->rows.size[a]; ii++, i++)
+                for (int b = 0, j = 0; b < kc; b++)
+                    for (int jj = 0; jj < op->cols.size[b]; jj++, j++)
+                        wc[i * k + j] = t[a * kc + b];
+    }
+}
+
+static void to_dense(ir_graph *g, ir_op *op)
+{
+    ir_const theta = g->consts[op->cst[0]]; /* copy: adding a constant may move it */
+    char name[256];
+    snprintf(name, sizeof name, "%s_dense", theta.name);
+    int shape[3] = {op->g, op->kernel, op->kernel};
+    int id = ir_add_const(g, name, 3, shape);
+    if (theta.data) {
+        g->consts[id].data = xcalloc((size_t)op->g * op->kernel * op->kernel, sizeof(float));
+        expand(op, theta.data, g->consts[id].data);
+    }
+    op->kind = OP_DWCONV;
+    op->cst[0] = id;
+    grid_free(&op->rows);
+    grid_free(&op->cols);
+}
+
+int pass_lower_periph(ir_graph *g, const pass_options *o, pelk_diag *d)
+{
+    for (int i = 0; i < g->n_ops; i++) {
+        ir_op *op = &g->ops[i];
+        if (op->kind != OP_PERIPH_CONV)
+            continue;
+        if (op->kpe == IR_KPE_CONSTANT || op->kpe == IR_KPE_BORDER)
+            return diag_set(d, "lower-periph: op %d still has an unfolded kpe", i);
+        if (o->periph_dense)
+            to_dense(g, op);
+        else
+            op->kind = OP_BOX_GATHER; /* same operands; the schedule is box_plan's */
+    }
+    return 0;
+}
