@@ -188,7 +188,7 @@ def make_fft_conv(w, bias, h, wd):
     b = bias.view(1, c, 1, 1)
 
     def conv(x):
-        y = torch.fft.irfft2(torch.fft.rfft2(x, s=(nh, nw)) * spec, s=(nh, nw))
+        y = torch.fft.irfft2(torch.fft.rfft2(x, s=(nh, nw)).mul_(spec), s=(nh, nw))
         return y[:, :, rh:rh + h, rw:rw + wd] + b
 
     conv.fft_size = (nh, nw)
@@ -247,6 +247,7 @@ def bench_torch(k, grid, args, log):
 # pelkc
 # ----------------------------------------------------------------------------------------------
 
+_warned = set()  # warnings printed once per run
 MEDIAN_RE = re.compile(r"^\s*median_ms:\s*([-+0-9.eE]+|nan|inf)\s*$", re.IGNORECASE)
 
 
@@ -257,6 +258,12 @@ def run_pelkc(k, mode, args, log, show_info):
     compiler built the code) are shown when show_info is true. On failure the command, exit code
     and stderr are printed and the cell is marked failed; the rest of the table goes on.
     """
+    if not os.access(args.pelkc, os.X_OK):
+        if "missing" not in _warned:
+            log(f"  FAILED: no executable pelkc at {args.pelkc} (build it, pass --pelkc PATH, or --torch-only);"
+                " every pelkc cell is marked FAIL")
+            _warned.add("missing")
+        return None
     cmd = [args.pelkc, "bench-conv", "--kernel", str(k), "--grid", args.grid,
            "--channels", str(args.channels), "--size", f"{args.size[0]}x{args.size[1]}",
            "--batch", str(args.batch), "--threads", str(args.threads), "--periph", mode]
@@ -279,6 +286,9 @@ def run_pelkc(k, mode, args, log, show_info):
                 log(f"    stdout| {ln}")
         return None
     ms = float(m.group(1))
+    if not math.isfinite(ms) or ms < 0:
+        log(f"  FAILED K={k} pelkc {mode}: median_ms is {m.group(1)}")
+        return None
     if show_info:
         log(f"  $ {shlex.join(cmd)}")
         for ln in lines[:-1]:
@@ -302,9 +312,35 @@ def machine_info(threads):
                     break
     except OSError:
         pass
-    return [f"machine: {model}, nproc {os.cpu_count()}, {platform.system()} {platform.machine()}",
+    return [f"machine: {model}, nproc {os.cpu_count()}, {platform.system()} {platform.machine()},"
+            f" load average {load_text()}",
             f"torch {torch.__version__} (oneDNN {'on' if torch.backends.mkldnn.is_available() else 'off'}),"
             f" threads {threads} (torch.get_num_threads() = {torch.get_num_threads()})"]
+
+
+def load_text():
+    """The 1/5/15-minute load averages as text ('?' where unavailable)."""
+    try:
+        return "/".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        return "?"
+
+
+def busy_warning():
+    """A warning line when other processes load the machine (timings would then be noisy), else None.
+
+    The 1-minute load average counts runnable processes; with more than half the CPUs already busy
+    before we start, the threads we time get descheduled and medians jump by whole scheduler slices.
+    """
+    try:
+        load1 = os.getloadavg()[0]
+    except OSError:
+        return None
+    ncpu = os.cpu_count() or 1
+    if load1 > 0.5 * ncpu:
+        return (f"WARNING: load average {load1:.2f} on {ncpu} CPUs: other processes are running, timings"
+                " will be noisy (rerun on a quiet machine)")
+    return None
 
 
 def fmt_ms(v, state):
@@ -494,6 +530,29 @@ def write_markdown(path, info, settings, rows, summary, notes):
         f.write("\n".join(text) + "\n")
 
 
+def self_test():
+    """Check the grid rule against NOTES.md's table (paper Tables 5-6) and the FFT conv against conv2d."""
+    table = {(31, 5, 2): "7 4 2 1 1 1 1 1 2 4 7", (51, 1, 2): "11 8 4 2 1 2 4 8 11",
+             (51, 3, 2): "10 8 4 2 1 1 1 2 4 8 10", (51, 5, 2): "9 8 4 2 1 1 1 1 1 2 4 8 9",
+             (51, 7, 2): "8 8 4 2 1 1 1 1 1 1 1 2 4 8 8", (101, 7, 2): "17 16 8 4 2 1 1 1 1 1 1 1 2 4 8 16 17",
+             (13, 5, 2): "2 2 1 1 1 1 1 2 2"}
+    for (k, c, m), want in table.items():
+        got = rule_grid(k, c, m)
+        assert got == [int(v) for v in want.split()], (k, c, m, got)
+    assert resolve_grid(13, parse_yaml_value("{rows: {center: 3, base: 2}, cols: [2,2,1,1,1,1,1,2,2]}")) == \
+        ([3, 2, 1, 1, 1, 2, 3], [2, 2, 1, 1, 1, 1, 1, 2, 2])
+    theta = torch.arange(6.0).view(1, 1, 2, 3)
+    assert expand_kernel(theta, [1, 2], [2, 1, 1]).tolist() == \
+        [[[[0, 0, 1, 2], [3, 3, 4, 5], [3, 3, 4, 5]]]]
+    gen = torch.Generator().manual_seed(1)
+    for c, h, wd, k in [(3, 5, 7, 13), (2, 9, 4, 3), (2, 1, 1, 5), (3, 20, 33, 51), (2, 56, 56, 151)]:
+        w, b = torch.randn(c, 1, k, k, generator=gen), torch.randn(c, generator=gen)
+        x = torch.randn(2, c, h, wd, generator=gen)
+        err = rel_err(make_fft_conv(w, b, h, wd)(x), F.conv2d(x, w, b, padding=k // 2, groups=c))
+        assert err < CHECK_RTOL, (c, h, wd, k, err)
+    print("self-test passed: grid rule (NOTES.md table), grid forms, expansion, FFT conv vs conv2d")
+
+
 # ----------------------------------------------------------------------------------------------
 # Main
 # ----------------------------------------------------------------------------------------------
@@ -528,6 +587,8 @@ def parse_args(argv):
                    help="markdown table output (default bench/results/conv_vs_torch.md; '' = none)")
     p.add_argument("--svg", default=os.path.join(REPO_ROOT, "bench", "results", "conv_vs_torch.svg"),
                    help="SVG plot output (default bench/results/conv_vs_torch.svg; '' = none)")
+    p.add_argument("--self-test", action="store_true",
+                   help="check the grid rule and the FFT conv, then exit (no timing)")
     p.add_argument("-v", "--verbose", action="store_true", help="show pelkc's info lines for every run")
     a = p.parse_args(argv)
     try:
@@ -557,6 +618,9 @@ def parse_args(argv):
 def main(argv=None):
     """Run every method for every K, print the table and summary, write markdown and SVG."""
     args = parse_args(argv)
+    if args.self_test:
+        self_test()
+        return 0
     torch.set_num_threads(args.threads)
     log = lambda s: print(s, flush=True)
 
@@ -566,6 +630,9 @@ def main(argv=None):
                 f"timing: median; torch >= {args.iters} runs and >= {args.min_time:g} s per method"
                 f" (slow methods capped at {args.max_time:g} s, >= 3 runs)"]
     for ln in info + settings:
+        log(ln)
+    warnings = [w for w in [busy_warning()] if w]
+    for ln in warnings:
         log(ln)
     if not args.torch_only and {"lowered", "dense"} & args.methods:
         log(f"pelkc: {args.pelkc}")
@@ -598,6 +665,10 @@ def main(argv=None):
 
     rows = table_rows(results)
     summary = summary_lines(results)
+    end_warning = busy_warning()
+    if end_warning and not warnings:
+        warnings.append(end_warning.replace("WARNING:", "WARNING (at the end):"))
+    summary += [f"load average at the end: {load_text()}"] + warnings
     notes = ["cells: FAIL = pelkc run failed, skip = --skip-dense-above, excl = torch method failed its"
              " check against NCHW, - = not run",
              "x faster = best torch ms / pelkc lowered ms; lowered vs pelkc dense = dense ms / lowered ms"]

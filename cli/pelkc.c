@@ -263,7 +263,7 @@ static int cmd_check(const options *o)
         return die("check needs a SPEC file");
     if (spec_load(&s, o->path, &d))
         return die(d.msg);
-    ir_graph *g = build_graph(&s);
+    ir_graph *g = build_graph(&s, NULL, &d);
     int rc = ir_verify(g, &d);
     if (!rc)
         print_summary(&s, g);
@@ -283,16 +283,20 @@ static ir_graph *load_graph(const options *o, model_spec *s, int need_weights, F
     }
     if (spec_load(s, o->path, d))
         return NULL;
-    ir_graph *g = build_graph(s);
-    if (o->weights) {
-        if (bind_weights(g, o->weights, d)) {
-            ir_free(g);
-            return NULL;
-        }
-    } else if (o->random_weights) {
+    st_file f = {0};
+    if (o->weights && st_open(&f, o->weights, d))
+        return NULL;
+    ir_graph *g = build_graph(s, o->weights ? &f : NULL, d);
+    int rc = g ? 0 : -1;
+    if (!rc && o->weights)
+        rc = bind_weights_file(g, &f, d);
+    else if (!rc && o->random_weights)
         bind_random_weights(g, o->seed);
-    } else if (need_weights) {
-        diag_set(d, "compile needs --weights W.safetensors or --random-weights SEED");
+    else if (!rc && need_weights)
+        rc = diag_set(d, "compile needs --weights W.safetensors or --random-weights SEED");
+    if (o->weights)
+        st_close(&f);
+    if (rc) {
         ir_free(g);
         return NULL;
     }

@@ -1,14 +1,27 @@
 #include "build_graph.h"
 
+#include "safetensors.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-/* The builder's cursor: the graph and a name scratch buffer. */
+/* The builder's cursor: the graph, and the weights file that says which
+ * optional training-time parts (BatchNorm, small kernel) a block has. */
 typedef struct builder {
     ir_graph *g;
-    char name[160];
+    const st_file *weights; /* may be NULL: no optional parts */
+    pelk_diag *d;
+    int failed;
 } builder;
+
+static int has_tensor(const builder *b, const char *fmt, const char *prefix)
+{
+    char name[200];
+    snprintf(name, sizeof name, fmt, prefix);
+    return b->weights && st_find(b->weights, name) != NULL;
+}
+
 
 static int cst(builder *b, int rank, int s0, int s1, int s2, int s3, const char *fmt, ...)
     __attribute__((format(printf, 7, 8)));
@@ -23,6 +36,14 @@ static int cst(builder *b, int rank, int s0, int s1, int s2, int s3, const char 
     int shape[4] = {s0, s1, s2, s3};
     int id = ir_find_const(b->g, name);
     return id >= 0 ? id : ir_add_const(b->g, name, rank, shape);
+}
+
+static void batchnorm(builder *b, ir_op *op, int g, const char *prefix)
+{
+    static const char *const parts[4] = {"weight", "bias", "running_mean", "running_var"};
+    *op = (ir_op){.kind = OP_BATCHNORM, .n_in = 1, .g = g, .eps = 1e-5, .n_cst = 4};
+    for (int k = 0; k < 4; k++)
+        op->cst[k] = cst(b, 1, g, 0, 0, 0, "%s.%s", prefix, parts[k]);
 }
 
 /* Append op with result value `name` shaped like (rank, c, h, w). */
@@ -90,6 +111,42 @@ static int block(builder *b, const model_spec *s, int si, int bj, int x)
         }
         snprintf(n, sizeof n, "s%d.b%d.conv", si, bj);
         y = emit(b, &op, n, 4, c, h, w);
+        /* training-time parts, present when the checkpoint has them (folded later) */
+        char q[128];
+        if (has_tensor(b, "%s.conv.bn.weight", p)) {
+            snprintf(q, sizeof q, "%s.conv.bn", p);
+            batchnorm(b, &op, g, q);
+            op.in[0] = y;
+            snprintf(n, sizeof n, "s%d.b%d.conv_bn", si, bj);
+            y = emit(b, &op, n, 4, c, h, w);
+        }
+        if (has_tensor(b, "%s.conv.small.weight", p)) {
+            snprintf(q, sizeof q, "%s.conv.small.weight", p);
+            const st_tensor *t = st_find(b->weights, q);
+            if (t->rank != 4 || t->shape[0] != g || t->shape[1] != 1 || t->shape[2] != t->shape[3] ||
+                t->shape[2] % 2 == 0 || t->shape[2] > 4095) {
+                diag_set(b->d, "%s: tensor '%s' must be [%d, 1, s, s] with s odd", b->weights->path,
+                         q, g);
+                b->failed = 1;
+                return x;
+            }
+            int sk = (int)t->shape[2];
+            ir_op small = {.kind = OP_DWCONV, .in = {x}, .n_in = 1, .g = g, .kernel = sk,
+                           .n_cst = 1};
+            small.cst[0] = cst(b, 4, g, 1, sk, sk, "%s", q);
+            snprintf(n, sizeof n, "s%d.b%d.small", si, bj);
+            int z = emit(b, &small, n, 4, c, h, w);
+            if (has_tensor(b, "%s.conv.small_bn.weight", p)) {
+                snprintf(q, sizeof q, "%s.conv.small_bn", p);
+                batchnorm(b, &op, g, q);
+                op.in[0] = z;
+                snprintf(n, sizeof n, "s%d.b%d.small_bn", si, bj);
+                z = emit(b, &op, n, 4, c, h, w);
+            }
+            ir_op add = {.kind = OP_ADD, .in = {y, z}, .n_in = 2, .g = g};
+            snprintf(n, sizeof n, "s%d.b%d.conv_sum", si, bj);
+            y = emit(b, &add, n, 4, c, h, w);
+        }
     }
     snprintf(n, sizeof n, "%s.norm", p);
     char out[128];
@@ -112,9 +169,9 @@ static int block(builder *b, const model_spec *s, int si, int bj, int x)
     return emit(b, &add, out, 4, c, h, w);
 }
 
-ir_graph *build_graph(const model_spec *s)
+ir_graph *build_graph(const model_spec *s, const st_file *weights, pelk_diag *d)
 {
-    builder b = {ir_new(s->name), ""};
+    builder b = {ir_new(s->name), weights, d, 0};
     ir_graph *g = b.g;
     g->input = ir_add_value(g, "input", 4, s->channels, s->height, s->width);
     int x = conv2d(&b, g->input, "stem", s->stages[0].dim, s->stem_kernel, s->stem_stride, "stem");
@@ -141,6 +198,10 @@ ir_graph *build_graph(const model_spec *s)
     x = layernorm(&b, x, "head_norm", "head_norm");
     x = pointwise(&b, x, "head", s->classes, "logits");
     g->output = x;
+    if (b.failed) {
+        ir_free(g);
+        return NULL;
+    }
     return g;
 }
 
@@ -149,7 +210,7 @@ ir_graph *build_conv_graph(int kernel, const sharing_grid *rows, const sharing_g
 {
     char name[64];
     snprintf(name, sizeof name, "conv_k%d", kernel);
-    builder b = {ir_new(name), ""};
+    builder b = {ir_new(name), NULL, NULL, 0};
     ir_graph *g = b.g;
     g->input = ir_add_value(g, "input", 4, channels, h, w);
     ir_op op = {.kind = OP_PERIPH_CONV, .in = {g->input}, .n_in = 1, .g = channels,

@@ -28,6 +28,15 @@ int bind_weights(ir_graph *g, const char *path, pelk_diag *d)
     st_file f;
     if (st_open(&f, path, d))
         return -1;
+    int rc = bind_weights_file(g, &f, d);
+    st_close(&f);
+    return rc;
+}
+
+int bind_weights_file(ir_graph *g, const st_file *file, pelk_diag *d)
+{
+    const st_file f = *file;
+    const char *path = f.path;
     int rc = 0;
     for (int i = 0; i < g->n_consts && !rc; i++) {
         ir_const *c = &g->consts[i];
@@ -62,7 +71,6 @@ int bind_weights(ir_graph *g, const char *path, pelk_diag *d)
             rc = diag_set(d, "%s: unexpected tensor '%s' %s: the spec has no such weight", path,
                           f.tensors[i].name, gs);
         }
-    st_close(&f);
     return rc;
 }
 

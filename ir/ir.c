@@ -12,6 +12,7 @@ static const char *const op_names[OP_KIND_COUNT] = {
     [OP_CONV2D] = "conv2d",     [OP_LAYERNORM] = "layernorm",     [OP_PERIPH_CONV] = "periph_conv",
     [OP_BOX_GATHER] = "box_gather", [OP_DWCONV] = "dwconv",     [OP_POINTWISE] = "pointwise",     [OP_GELU] = "gelu",
     [OP_MUL_CHANNEL] = "mul_channel", [OP_ADD] = "add",           [OP_AVGPOOL] = "avgpool",
+    [OP_BATCHNORM] = "batchnorm",
 };
 
 static const char *const kpe_names[] = {"none", "constant", "border", "map"};
@@ -303,12 +304,30 @@ static int verify_op(vctx *v)
         return verify_depthwise(v, in, out) ||
                want_const(v, 0, 4, op->g, 1, op->rows.n, op->cols.n);
     case OP_DWCONV:
-        if (want_counts(v, 1, 2, 3))
+        if (want_counts(v, 1, 1, 3))
             return -1;
         if (op->kpe == IR_KPE_CONSTANT || op->kpe == IR_KPE_BORDER)
             return fail(v, "dwconv takes only a folded kpe (map or none)");
+        if (op->n_cst == 1) { /* no bias */
+            if (op->kpe != IR_KPE_NONE)
+                return fail(v, "a map needs a bias operand before it");
+            if (in->rank != 4 || want_same_shape(v, in, out))
+                return in->rank != 4 ? fail(v, "needs a [N,C,H,W] input") : -1;
+            if (op->g < 1 || op->g > in->c || op->kernel < 1 || op->kernel % 2 == 0)
+                return fail(v, "g must be in [1, %d] and the kernel odd", in->c);
+            return want_const(v, 0, 4, op->g, 1, op->kernel, op->kernel);
+        }
         return verify_depthwise(v, in, out) ||
-               want_const(v, 0, 3, op->g, op->kernel, op->kernel, 0);
+               want_const(v, 0, 4, op->g, 1, op->kernel, op->kernel);
+    case OP_BATCHNORM:
+        if (want_counts(v, 1, 4, 4) || want_same_shape(v, in, out))
+            return -1;
+        if (op->g < 1 || op->g > in->c || !(op->eps > 0))
+            return fail(v, "g must be in [1, %d] and eps positive", in->c);
+        for (int k = 0; k < 4; k++)
+            if (want_const(v, k, 1, op->g, 0, 0, 0))
+                return -1;
+        return 0;
     case OP_POINTWISE: {
         if (want_counts(v, 1, 2, 2))
             return -1;
@@ -325,6 +344,8 @@ static int verify_op(vctx *v)
         return want_counts(v, 1, 1, 1) || want_same_shape(v, in, out) ||
                want_const(v, 0, 1, in->c, 0, 0, 0);
     case OP_ADD:
+        if (op->g < 0 || op->g > in->c)
+            return fail(v, "g = %d must be in [0, %d]", op->g, in->c);
         return want_counts(v, 2, 0, 0) || want_same_shape(v, in, out) ||
                want_same_shape(v, &g->values[op->in[1]], out);
     case OP_AVGPOOL:
@@ -385,4 +406,41 @@ void ir_drop_unused_consts(ir_graph *g)
         for (int k = 0; k < g->ops[i].n_cst; k++)
             g->ops[i].cst[k] = remap[g->ops[i].cst[k]];
     free(remap);
+}
+
+void ir_remove_op(ir_graph *g, int i)
+{
+    grid_free(&g->ops[i].rows);
+    grid_free(&g->ops[i].cols);
+    memmove(&g->ops[i], &g->ops[i + 1], (size_t)(g->n_ops - i - 1) * sizeof *g->ops);
+    g->n_ops--;
+}
+
+int ir_count_uses(const ir_graph *g, int v)
+{
+    int n = v == g->output;
+    for (int i = 0; i < g->n_ops; i++)
+        for (int k = 0; k < g->ops[i].n_in; k++)
+            n += g->ops[i].in[k] == v;
+    return n;
+}
+
+int ir_defining_op(const ir_graph *g, int v)
+{
+    for (int i = 0; i < g->n_ops; i++)
+        if (g->ops[i].out == v)
+            return i;
+    return -1;
+}
+
+int ir_clone_const(ir_graph *g, int src, const char *name)
+{
+    int id = ir_add_const(g, name, g->consts[src].rank, g->consts[src].shape);
+    const ir_const *s = &g->consts[src];
+    if (s->data) {
+        size_t n = (size_t)ir_const_numel(s);
+        g->consts[id].data = xcalloc(n, sizeof(float));
+        memcpy(g->consts[id].data, s->data, n * sizeof(float));
+    }
+    return id;
 }

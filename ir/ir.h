@@ -24,12 +24,16 @@ typedef enum op_kind {
     OP_BOX_GATHER,  /* the lowered periph_conv (passes/box_plan.h): row boxes, a gather-
                        multiply-add over the live regions, column boxes; operands and
                        attributes as periph_conv, kpe folded (none or map) */
-    OP_DWCONV,      /* dense depthwise conv on the first g channels, the rest copied:
-                       (x; weight [g,k,k], bias [g] [, map [g,H,W]]) {g, kernel, kpe} */
+    OP_DWCONV,      /* dense depthwise conv on the first g channels, the rest copied, stride 1,
+                       zero padding k/2: (x; weight [g,1,k,k] [, bias [g] [, map [g,H,W]]])
+                       {g, kernel, kpe} */
+    OP_BATCHNORM,   /* inference BatchNorm on the first g channels, the rest copied:
+                       (x; weight, bias, running_mean, running_var, all [g]) {g, eps} */
     OP_POINTWISE,   /* per-pixel linear over channels: (x; weight [O,I], bias [O]) */
     OP_GELU,        /* exact erf GELU: (x) */
     OP_MUL_CHANNEL, /* per-channel scale: (x; gamma [C]) */
-    OP_ADD,         /* (a, b) */
+    OP_ADD,         /* (a, b) {g}: g = 0 adds every channel; g > 0 adds channels [0, g)
+                       and takes the rest from a */
     OP_AVGPOOL,     /* global average over H, W: [N,C,H,W] -> [N,C] */
     OP_KIND_COUNT
 } op_kind;
@@ -60,7 +64,7 @@ typedef struct ir_op {
     op_kind kind;
     int out;
     int in[2], n_in;       /* value ids */
-    int cst[4], n_cst;     /* constant ids */
+    int cst[5], n_cst;     /* constant ids */
     /* attributes; which ones an op has is given by its kind */
     int stride;
     double eps;
@@ -108,6 +112,13 @@ int ir_verify(const ir_graph *g, pelk_diag *d);
 
 /* Drop constants no op refers to (after folds). */
 void ir_drop_unused_consts(ir_graph *g);
+/* Remove op i (its result value stays in the table, unused). */
+void ir_remove_op(ir_graph *g, int i);
+/* How many op operands read value v; the index of the op defining v (-1: none). */
+int ir_count_uses(const ir_graph *g, int v);
+int ir_defining_op(const ir_graph *g, int v);
+/* A new constant holding a copy of constant src's data (if any), named name. */
+int ir_clone_const(ir_graph *g, int src, const char *name);
 
 /* Text form (spec/IR.md). ir_print returns a malloc'd string. */
 char *ir_print(const ir_graph *g);

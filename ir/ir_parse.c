@@ -233,7 +233,7 @@ static int parse_op(lexer *lx, ir_graph *g)
             break;
         if (sigil == '@') {
             int id = ir_find_const(g, ref);
-            if (id < 0 || op.n_cst == 4)
+            if (id < 0 || op.n_cst == 5)
                 rc = diag_at(lx->d, lx->file, line, col, "%s constant @%s",
                              id < 0 ? "undeclared" : "too many constants:", ref);
             else

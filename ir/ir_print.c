@@ -104,6 +104,15 @@ static void put_op(strbuf *b, const ir_graph *g, const ir_op *op, int with_macs)
     case OP_DWCONV:
         put(b, " {g=%d, kernel=%d, kpe=%s}", op->g, op->kernel, ir_kpe_name(op->kpe));
         break;
+    case OP_BATCHNORM:
+        put(b, " {g=%d, eps=", op->g);
+        put_double(b, op->eps);
+        put(b, "}");
+        break;
+    case OP_ADD:
+        if (op->g)
+            put(b, " {g=%d}", op->g);
+        break;
     default:
         break;
     }

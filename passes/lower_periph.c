@@ -26,8 +26,8 @@ static void to_dense(ir_graph *g, ir_op *op)
     ir_const theta = g->consts[op->cst[0]]; /* copy: adding a constant may move it */
     char name[256];
     snprintf(name, sizeof name, "%s_dense", theta.name);
-    int shape[3] = {op->g, op->kernel, op->kernel};
-    int id = ir_add_const(g, name, 3, shape);
+    int shape[4] = {op->g, 1, op->kernel, op->kernel};
+    int id = ir_add_const(g, name, 4, shape);
     if (theta.data) {
         g->consts[id].data = xcalloc((size_t)op->g * op->kernel * op->kernel, sizeof(float));
         expand(op, theta.data, g->consts[id].data);

@@ -19,7 +19,9 @@ typedef struct pass {
     int (*run)(ir_graph *g, const pass_options *o, pelk_diag *d);
 } pass;
 
+int pass_fold_bn(ir_graph *g, const pass_options *o, pelk_diag *d);
 int pass_fold_kpe(ir_graph *g, const pass_options *o, pelk_diag *d);
+int pass_fold_small(ir_graph *g, const pass_options *o, pelk_diag *d);
 int pass_lower_periph(ir_graph *g, const pass_options *o, pelk_diag *d);
 
 /* Run the pipeline; if dump is non-NULL, print the IR before the first pass

@@ -3,8 +3,11 @@
 #include "passes.h"
 
 static const pass pipeline[] = {
+    {"fold-bn", "fold each BatchNorm into the depthwise conv before it", pass_fold_bn},
     {"fold-kpe", "fold the kernel-wise positional embedding into a bias or a per-channel map",
      pass_fold_kpe},
+    {"fold-small", "fold each parallel small kernel into the peripheral kernel's centre",
+     pass_fold_small},
     {"lower-periph",
      "peripheral convs to box sums plus gather (or, with --periph dense, dense depthwise convs)",
      pass_lower_periph},

@@ -104,7 +104,7 @@ static inline void pk_dwconv(const float *in, float *out, int c, int h, int w, i
         float *y = out + ch * plane;
         const float *x = in + ch * plane;
         for (int64_t p = 0; p < plane; p++)
-            y[p] = bias[ch] + (map ? map[ch * plane + p] : 0.0f);
+            y[p] = (bias ? bias[ch] : 0.0f) + (map ? map[ch * plane + p] : 0.0f);
         for (int i = 0; i < k; i++) {
             /* output rows oy whose tap row oy - r + i lies in [0, h) */
             int oy0 = r - i > 0 ? r - i : 0, oy1 = h + r - i < h ? h + r - i : h;
@@ -155,10 +155,27 @@ static inline void pk_mul_channel(const float *in, float *out, int c, int hw, co
             out[(int64_t)ch * hw + p] = in[(int64_t)ch * hw + p] * gamma[ch];
 }
 
-static inline void pk_add(const float *a, const float *b, float *out, int64_t n)
+/* out = a + b on the first n floats; the next rest floats are copied from a. */
+static inline void pk_add(const float *a, const float *b, float *out, int64_t n, int64_t rest)
 {
     for (int64_t i = 0; i < n; i++)
         out[i] = a[i] + b[i];
+    if (rest)
+        memcpy(out + n, a + n, (size_t)rest * sizeof(float));
+}
+
+/* Inference BatchNorm on channels [0, g); channels [g, c) copied. */
+static inline void pk_batchnorm(const float *in, float *out, int c, int hw, int g,
+                                const float *wt, const float *bias, const float *mean,
+                                const float *var, float eps)
+{
+    for (int ch = 0; ch < g; ch++) {
+        float s = wt[ch] / sqrtf(var[ch] + eps), t = bias[ch] - mean[ch] * s;
+        for (int p = 0; p < hw; p++)
+            out[(int64_t)ch * hw + p] = in[(int64_t)ch * hw + p] * s + t;
+    }
+    if (c > g)
+        memcpy(out + (int64_t)g * hw, in + (int64_t)g * hw, (size_t)(c - g) * hw * sizeof(float));
 }
 
 /* Global average over each channel's hw pixels, accumulated in double. */

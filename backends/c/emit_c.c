@@ -35,7 +35,7 @@ static void emit_op(emitter *e, const ir_op *op, int index)
 {
     const ir_graph *g = e->g;
     const ir_value *in = &g->values[op->in[0]], *out = &g->values[op->out];
-    char x[64], y[64], x2[64] = "", c0[64] = "", c1[64] = "", c2[64] = "NULL";
+    char x[64], y[64], x2[64] = "", c0[64] = "", c1[64] = "NULL", c2[64] = "NULL", c3[64] = "";
     value_ref(e, op->in[0], x, sizeof x);
     value_ref(e, op->out, y, sizeof y);
     if (op->n_in > 1)
@@ -46,6 +46,8 @@ static void emit_op(emitter *e, const ir_op *op, int index)
         const_ref(e, op->cst[1], c1, sizeof c1);
     if (op->n_cst > 2)
         const_ref(e, op->cst[2], c2, sizeof c2);
+    if (op->n_cst > 3)
+        const_ref(e, op->cst[3], c3, sizeof c3);
 
     char *text = ir_op_text(g, op);
     fprintf(e->out, "    /*%s */\n", text);
@@ -80,8 +82,15 @@ static void emit_op(emitter *e, const ir_op *op, int index)
     case OP_MUL_CHANNEL:
         fprintf(e->out, "    pk_mul_channel(%s, %s, %d, %d, %s);\n", x, y, in->c, hw, c0);
         break;
-    case OP_ADD:
-        fprintf(e->out, "    pk_add(%s, %s, %s, %lld);\n", x, x2, y, (long long)ir_value_numel(in));
+    case OP_ADD: {
+        int64_t n = op->g ? (int64_t)op->g * hw : ir_value_numel(in);
+        fprintf(e->out, "    pk_add(%s, %s, %s, %lld, %lld);\n", x, x2, y, (long long)n,
+                (long long)(ir_value_numel(in) - n));
+        break;
+    }
+    case OP_BATCHNORM:
+        fprintf(e->out, "    pk_batchnorm(%s, %s, %d, %d, %d, %s, %s, %s, %s, %.9gf);\n", x, y, in->c,
+                hw, op->g, c0, c1, c2, c3, op->eps);
         break;
     case OP_AVGPOOL:
         fprintf(e->out, "    pk_avgpool(%s, %s, %d, %d);\n", x, y, in->c, hw);

@@ -67,18 +67,75 @@ def naive_peripheral_conv(x, theta, bias, rows, cols, h, kpe):
     return out
 
 
+def naive_batch_norm(z, weight, bias, mean, var, eps=1e-5):
+    """Inference BatchNorm, element by element: (z - mean) / sqrt(var + eps) * weight + bias."""
+    out = np.zeros(z.shape)
+    for n in range(z.shape[0]):
+        for c in range(z.shape[1]):
+            for i in range(z.shape[2]):
+                for j in range(z.shape[3]):
+                    out[n, c, i, j] = (z[n, c, i, j] - mean[c]) / np.sqrt(var[c] + eps) * weight[c] + bias[c]
+    return out
+
+
+def naive_block_conv(x, p, rows, cols, h, kpe):
+    """y = BN(periph_conv(x) + kpe_term) + BN_small(small_conv(x)) with nested loops.
+
+    p: short name -> array ('weight', 'bias', optional 'bn.*', 'small.weight', 'small_bn.*'). The
+    small conv is the literal loop of naive_peripheral_conv with an all-ones grid (dense s x s),
+    zero bias and no kpe.
+    """
+    y = naive_peripheral_conv(x, p["weight"], p["bias"], rows, cols, h, kpe)
+    if "bn.weight" in p:
+        y = naive_batch_norm(y, *(p["bn." + leaf] for leaf in R.BN_LEAVES))
+    if "small.weight" in p:
+        s = p["small.weight"].shape[-1]
+        ys = naive_peripheral_conv(x, p["small.weight"], np.zeros(x.shape[1]), [1] * s, [1] * s, None, "none")
+        if "small_bn.weight" in p:
+            ys = naive_batch_norm(ys, *(p["small_bn." + leaf] for leaf in R.BN_LEAVES))
+        y = y + ys
+    return y
+
+
+def random_parts(rng, g, k, s, bn=True, small_bn=True, rows=None, cols=None):
+    """Short name -> float64 array for one conv with the optional parts (s None: no small kernel)."""
+    rows = rows or [1] * k
+    cols = cols or [1] * k
+    p = {"weight": rng.standard_normal((g, 1, len(rows), len(cols))) / k, "bias": rng.standard_normal(g) * 0.3}
+    groups = (["bn"] if bn else []) + (["small_bn"] if s and small_bn else [])
+    for grp in groups:
+        p[grp + ".weight"] = rng.uniform(0.5, 1.5, g)
+        p[grp + ".bias"] = rng.standard_normal(g) * 0.3
+        p[grp + ".running_mean"] = rng.standard_normal(g) * 0.5
+        p[grp + ".running_var"] = rng.uniform(0.5, 2.0, g)
+    if s:
+        p["small.weight"] = rng.standard_normal((g, 1, s, s)) / s
+    return p
+
+
+def as_block(p, b="blk"):
+    """Short names -> the checkpoint names of block b, as float64 tensors (for R.block_conv)."""
+    return {f"{b}.conv.{n}": torch.tensor(v) for n, v in p.items()}
+
+
 def numpy_forward(spec, w, x):
     """A second, structurally different float64 forward pass in numpy, written from the description.
 
     Convs are written as sums of shifted views of a zero-padded map (one term per kernel tap), the
     kpe is added to the padded map tap by tap (everywhere for 'constant', inside the image only for
-    'border'), pointwise layers are einsums. It is only fast enough for small specs.
+    'border'), pointwise layers are einsums. The optional BatchNorms and small kernel are applied
+    when their tensors are in w. It is only fast enough for small specs.
     """
     def ln(t, name):  # LayerNorm over channels of [N, C, ...]
         mu = t.mean(axis=1, keepdims=True)
         var = ((t - mu) ** 2).mean(axis=1, keepdims=True)
         shape = (1, -1) + (1,) * (t.ndim - 2)
         return (t - mu) / np.sqrt(var + 1e-6) * w[name + ".weight"].reshape(shape) + w[name + ".bias"].reshape(shape)
+
+    def bn(t, name):  # inference BatchNorm per channel of [N, C, H, W]
+        shape = (1, -1, 1, 1)
+        scale = w[name + ".weight"] / np.sqrt(w[name + ".running_var"] + 1e-5)
+        return (t - w[name + ".running_mean"].reshape(shape)) * scale.reshape(shape) + w[name + ".bias"].reshape(shape)
 
     def conv_nopad(t, wt, b, stride):  # dense conv, no padding, as a sum over taps
         n, c, H, W = t.shape
@@ -123,6 +180,21 @@ def numpy_forward(spec, w, x):
                         elif kpe == "border":
                             v = v + w[p + ".kpe"][:, i, jj].reshape(1, -1, 1, 1) * inside[i:i + H, jj:jj + W]
                         acc += dense[:, i, jj].reshape(1, -1, 1, 1) * v
+                if b + ".conv.bn.weight" in w:  # training-time parts (optional), see pelk_ref.block_conv
+                    acc = bn(acc, b + ".conv.bn")
+                if b + ".conv.small.weight" in w:
+                    ws = w[b + ".conv.small.weight"][:, 0]  # [g, s, s]
+                    s = ws.shape[-1]
+                    rs = s // 2
+                    xs = np.zeros((n, g, H + 2 * rs, W + 2 * rs))
+                    xs[:, :, rs:rs + H, rs:rs + W] = t[:, :g]
+                    ys = np.zeros((n, g, H, W))
+                    for i in range(s):
+                        for jj in range(s):
+                            ys += ws[:, i, jj].reshape(1, -1, 1, 1) * xs[:, :, i:i + H, jj:jj + W]
+                    if b + ".conv.small_bn.weight" in w:
+                        ys = bn(ys, b + ".conv.small_bn")
+                    acc = acc + ys
                 u[:, :g] = acc
             u = ln(u, b + ".norm")
             u = np.einsum("hc,ncyx->nhyx", w[b + ".fc1.weight"], u) + w[b + ".fc1.bias"].reshape(1, -1, 1, 1)
@@ -379,6 +451,362 @@ class ModelTest(unittest.TestCase):
         self.assertTrue(all(v.dtype == np.float32 for v in w.values()))
         with self.assertRaises(ValueError):  # a missing tensor is an error, not silently zero
             R.forward(spec, {n: v for n, v in w.items() if n != "head.bias"}, np.zeros((1, 3, 24, 20), np.float32))
+
+
+class TrainingPartsTest(unittest.TestCase):
+    """The optional training-time parts of a block's conv (BatchNorms, parallel small kernel)."""
+
+    SPEC = dict(ModelTest.SMALL)
+
+    def _spec(self, kpe="constant"):
+        raw = json.loads(json.dumps(self.SPEC))
+        raw["block"]["kpe"] = kpe
+        return R.load_spec(raw)
+
+    def test_batch_norm_textbook(self):
+        rng = np.random.default_rng(20)
+        z = rng.standard_normal((2, 3, 4, 5)) * 2 + 1
+        prm = [rng.uniform(0.5, 1.5, 3), rng.standard_normal(3), rng.standard_normal(3), rng.uniform(0.5, 2, 3)]
+        got = R.batch_norm_channels(torch.tensor(z), *map(torch.tensor, prm)).numpy()
+        np.testing.assert_allclose(got, naive_batch_norm(z, *prm), rtol=1e-13, atol=1e-13)
+        w, b, m, v = map(torch.tensor, prm)
+        want = F.batch_norm(torch.tensor(z), m, v, w, b, training=False, eps=1e-5).numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+    # (name, N, g, H, W, rows, cols, s): s inside the fine centre, wider than it, wider than the
+    # map, wider than the kernel, s = 1.
+    CASES = [
+        ("s inside fine centre", 2, 2, 6, 5, R.rule_grid(9, 5, 2), R.rule_grid(9, 5, 2), 3),
+        ("s > fine centre, rows != cols", 1, 3, 7, 6, R.rule_grid(13, 3, 2), [4, 1, 1, 3, 2, 2], 5),
+        ("s > map", 1, 2, 3, 4, [2, 1, 1, 1, 2], [1, 1, 3, 1, 1], 5),
+        ("s > kernel and map", 2, 2, 4, 3, [1, 1, 1], [2, 1], 7),
+        ("s = 1", 1, 2, 5, 5, [2, 1, 2], [2, 1, 2], 1),
+    ]
+
+    def test_block_conv_against_naive_loops(self):
+        rng = np.random.default_rng(21)
+        for name, n, g, H, W, rows, cols, s in self.CASES:
+            k = sum(rows)
+            x = rng.standard_normal((n, g, H, W))
+            h = rng.standard_normal((g, k, k)) * 0.3
+            for bn, small, small_bn in [(True, None, False), (False, s, False), (False, s, True), (True, s, False), (True, s, True)]:
+                p = random_parts(rng, g, k, small, bn=bn, small_bn=small_bn, rows=rows, cols=cols)
+                for kpe in ("none", "constant", "border"):
+                    with self.subTest(case=name, bn=bn, small=small, small_bn=small_bn, kpe=kpe):
+                        got = R.block_conv(torch.tensor(x), as_block(p), "blk", rows, cols, torch.tensor(h), kpe).numpy()
+                        want = naive_block_conv(x, p, rows, cols, h, kpe)
+                        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+    def test_model_with_parts_matches_numpy_forward(self):
+        """Whole models with the parts (all blocks, and mixed per block) against numpy_forward."""
+        names = ["v04_rows_cols_asym_lists_border", "v09_partial_zero_stage", "v02_rule_base3_constant",
+                 "v12_one_stage_mlp2p5_nokpe", "v10_four_stages_odd_maps"]
+        for name in names:
+            spec = R.load_spec(os.path.join(SPECS, name + ".yaml"))
+            for bn, small, mixed in [(True, None, False), (False, 3, False), (True, 7, False), (True, 5, True)]:
+                with self.subTest(spec=name, bn=bn, small=small, mixed=mixed):
+                    rng = np.random.default_rng(22)
+                    w = R.random_weights(spec, rng, bn=bn, small=small)
+                    if mixed:  # block-wise independence: drop different parts from different blocks
+                        blocks = sorted({n.split(".conv.")[0] for n in w if ".conv.small.weight" in n})
+                        for bi, b in enumerate(blocks):
+                            drop = [".conv.small_bn.", ".conv.bn.", ".conv.small"][bi % 3]
+                            w = {n: v for n, v in w.items() if not n.startswith(b + drop)}
+                    i = spec["input"]
+                    x = rng.standard_normal((2, i["channels"], i["height"], i["width"])).astype(np.float32)
+                    np.testing.assert_allclose(R.forward(spec, w, x).numpy(), numpy_forward(spec, w, x), rtol=1e-10, atol=1e-10)
+
+    def test_random_weights_with_parts(self):
+        spec = self._spec()
+        w0 = R.random_weights(spec, np.random.default_rng(23))
+        w = R.random_weights(spec, np.random.default_rng(23), bn=True, small=5)
+        self.assertEqual({n: v.shape for n, v in w.items()}, R.weight_shapes(spec, bn=True, small=5))
+        for n in w0:  # same base model for the same seed
+            np.testing.assert_array_equal(w0[n], w[n])
+        b = "stages.1.blocks.1.conv"
+        self.assertEqual(w[b + ".small.weight"].shape, (9, 1, 5, 5))
+        for grp in ("bn", "small_bn"):
+            self.assertTrue(np.all((w[f"{b}.{grp}.running_var"] >= 0.5) & (w[f"{b}.{grp}.running_var"] <= 2)))
+            self.assertTrue(np.all(np.abs(w[f"{b}.{grp}.running_mean"]) > 0))
+            self.assertTrue(np.all((w[f"{b}.{grp}.weight"] >= 0.5) & (w[f"{b}.{grp}.weight"] <= 1.5)))
+        self.assertEqual(set(R.random_weights(spec, np.random.default_rng(0), small=3)) - set(w0),
+                         {f"stages.{i}.blocks.{j}.conv.small.weight" for i in range(2) for j in range(2)})
+        self.assertEqual(len(set(R.random_weights(spec, np.random.default_rng(0), bn=True)) - set(w0)), 16)
+        y = R.forward(spec, w, np.random.default_rng(1).standard_normal((1, 3, 24, 20)))
+        self.assertTrue(0.1 < y.std().item() < 10)
+
+    def test_every_part_matters_with_parts(self):
+        """Zeroing any tensor (the new ones included) moves the output by > 1e-3; so does scaling one
+        BN tensor by 1.1 or zeroing one block's small kernel. Small 5 is wider than the fine centre
+        (3 or none); small 11 is wider than stage 1's kernel (9) and its 6x5 map."""
+        for kpe, small in (("constant", 5), ("border", 11)):
+            spec = self._spec(kpe)
+            rng = np.random.default_rng(24)
+            w = R.random_weights(spec, rng, bn=True, small=small)
+            x = rng.standard_normal((2, 3, 24, 20)).astype(np.float32)
+            y0 = R.forward(spec, w, x).numpy()
+            for n in w:
+                w2 = dict(w)
+                w2[n] = np.zeros_like(w[n])
+                with self.subTest(kpe=kpe, zeroed=n):
+                    self.assertGreater(rel(R.forward(spec, w2, x).numpy(), y0), 1e-3)
+                if ".bn." in n or ".small_bn." in n:
+                    w2[n] = w[n] * np.float32(1.1)
+                    with self.subTest(kpe=kpe, scaled=n):
+                        self.assertGreater(rel(R.forward(spec, w2, x).numpy(), y0), 1e-3)
+            # Without the small kernel (and its BN) the model is a different one, too.
+            w3 = {n: v for n, v in w.items() if ".small" not in n}
+            self.assertGreater(rel(R.forward(spec, w3, x).numpy(), y0), 1e-2)
+
+    def test_inconsistent_parts_are_errors(self):
+        spec = self._spec()
+        x = np.zeros((1, 3, 24, 20), np.float32)
+        w = R.random_weights(spec, np.random.default_rng(25), bn=True, small=3)
+        b = "stages.0.blocks.0.conv"
+        g = spec["stages"][0]["g"]
+        R.forward(spec, w, x)  # consistent: fine
+        bad = {
+            "bn without running_var": {n: v for n, v in w.items() if n != b + ".bn.running_var"},
+            "small_bn without small": {n: v for n, v in w.items() if n != b + ".small.weight"},
+            "small_bn partial": {n: v for n, v in w.items() if n != b + ".small_bn.bias"},
+            "even small kernel": dict(w, **{b + ".small.weight": np.zeros((g, 1, 4, 4), np.float32)}),
+            "non-square small kernel": dict(w, **{b + ".small.weight": np.zeros((g, 1, 3, 5), np.float32)}),
+            "small kernel for the wrong g": dict(w, **{b + ".small.weight": np.zeros((g + 1, 1, 3, 3), np.float32)}),
+            "bn of the wrong size": dict(w, **{b + ".bn.weight": np.ones(g + 1, np.float32)}),
+            "unknown part": dict(w, **{b + ".bn.num_batches_tracked": np.zeros((), np.float32)}),
+        }
+        for what, w2 in bad.items():
+            with self.subTest(what), self.assertRaises(ValueError):
+                R.forward(spec, w2, x)
+        # A part on a block without conv (g = 0) is unexpected.
+        raw = json.loads(json.dumps(self.SPEC))
+        raw["block"]["partial"] = 0.05  # g = 0 in stage 0
+        spec0 = R.load_spec(raw)
+        w0 = R.random_weights(spec0, np.random.default_rng(26), bn=True)
+        self.assertNotIn("stages.0.blocks.0.conv.bn.weight", w0)
+        R.forward(spec0, w0, x)
+        w0["stages.0.blocks.0.conv.bn.weight"] = np.ones(1, np.float32)
+        with self.assertRaises(ValueError):
+            R.forward(spec0, w0, x)
+        for kw in ({"small": 4}, {"small": 0}, {"small_bn": True}):
+            with self.subTest(kw=kw), self.assertRaises(ValueError):
+                R.weight_shapes(spec, **kw)
+        # Each part alone is fine.
+        for keep in (".bn.", ".small.", ".small."):
+            w1 = {n: v for n, v in w.items() if ".conv." not in n or n.endswith((".conv.weight", ".conv.bias")) or keep in n}
+            R.forward(spec, w1, x)
+
+
+def fold_dense(p, rows, cols, h, kpe, eps=1e-5):
+    """The re-parameterisation a compiler can do once (NOTES.md section 3), in float64 numpy.
+
+    For y = BN(conv(x, W) + b + kpe_term(W)) + BN_s(conv(x, Ws)), with a = gamma / sqrt(var + eps)
+    per channel (a = 1, shift 0 without the BN):
+        W1 = W * a                                     (BN-scaled peripheral kernel, k x k)
+        Wf = W1 (padded to K2 = max(k, s)) + Ws * a_s added into the central s x s taps
+        constant kpe:  bf = beta + (b + sum(W*h) - mean) * a + beta_s - mean_s * a_s
+                       (the kpe constant is folded into the bias, then scaled by the BN)
+        border kpe:    bf = beta + (b - mean) * a + beta_s - mean_s * a_s, plus the fixed map
+                       conv(ones, W1 * h): built from the BN-scaled PERIPHERAL kernel only, not
+                       from Wf, since the kpe belongs to the peripheral conv alone
+    Returns (Wf [g, K2, K2], bf [g], kpe_kernel [g, k, k] for the border map or None).
+    """
+    W = naive_dense_kernel(p["weight"][:, 0], rows, cols)
+    g, k = W.shape[0], W.shape[-1]
+
+    def affine(grp):
+        if grp + ".weight" not in p:
+            return np.ones(g), np.zeros(g)
+        a = p[grp + ".weight"] / np.sqrt(p[grp + ".running_var"] + eps)
+        return a, p[grp + ".bias"] - p[grp + ".running_mean"] * a
+
+    a, shift = affine("bn")
+    W1 = W * a[:, None, None]
+    bf = p["bias"] * a + shift
+    if kpe == "constant":
+        bf = bf + (W * h).sum(axis=(1, 2)) * a
+    s = p["small.weight"].shape[-1] if "small.weight" in p else 1
+    K2 = max(k, s)
+    Wf = np.zeros((g, K2, K2))
+    o = (K2 - k) // 2
+    Wf[:, o:o + k, o:o + k] = W1
+    if "small.weight" in p:
+        a_s, shift_s = affine("small_bn")
+        o = (K2 - s) // 2
+        Wf[:, o:o + s, o:o + s] += p["small.weight"][:, 0] * a_s[:, None, None]
+        bf = bf + shift_s
+    return Wf, bf, (W1 * h if kpe == "border" else None)
+
+
+def run_folded(x, Wf, bf, kpe_kernel):
+    """The folded layer: ONE dense conv plus bias, plus the border-kpe map when there is one."""
+    g = Wf.shape[0]
+    y = F.conv2d(torch.tensor(x), torch.tensor(Wf)[:, None], torch.tensor(bf), padding=Wf.shape[-1] // 2, groups=g)
+    if kpe_kernel is not None:
+        ones = torch.ones((1, g) + x.shape[2:], dtype=torch.float64)
+        y = y + F.conv2d(ones, torch.tensor(kpe_kernel)[:, None], None, padding=kpe_kernel.shape[-1] // 2, groups=g)
+    return y.numpy()
+
+
+class FoldTest(unittest.TestCase):
+    """Folding BN and the small kernel into one dense kernel + bias (+ border map) is exact: this is
+    the maths the compiler's folds must reproduce (computed here independently of pelk_ref)."""
+
+    def _check(self, y, want):
+        self.assertLess(np.max(np.abs(y - want)) / np.max(np.abs(want)), 1e-12)
+
+    def test_folded_equals_unfolded(self):
+        rng = np.random.default_rng(30)
+        for name, n, g, H, W, rows, cols, s in TrainingPartsTest.CASES:
+            k = sum(rows)
+            x = rng.standard_normal((n, g, H, W))
+            h = rng.standard_normal((g, k, k)) * 0.3
+            for bn, small, small_bn in [(True, None, False), (False, s, False), (True, s, True), (False, s, True)]:
+                p = random_parts(rng, g, k, small, bn=bn, small_bn=small_bn, rows=rows, cols=cols)
+                for kpe in ("none", "constant", "border"):
+                    with self.subTest(case=name, bn=bn, small=small, small_bn=small_bn, kpe=kpe):
+                        want = R.block_conv(torch.tensor(x), as_block(p), "blk", rows, cols, torch.tensor(h), kpe).numpy()
+                        Wf, bf, kk = fold_dense(p, rows, cols, h, kpe)
+                        self._check(run_folded(x, Wf, bf, kk), want)
+
+    def test_kpe_must_stay_on_the_peripheral_kernel(self):
+        """The usual mistakes move the output: building the kpe term from the folded kernel (which
+        contains the small kernel), or from the kernel before the BN scale."""
+        rng = np.random.default_rng(31)
+        rows = cols = R.rule_grid(13, 5, 2)
+        g, k, s = 3, 13, 5
+        x = rng.standard_normal((1, g, 9, 8))
+        h = rng.standard_normal((g, k, k)) * 0.3
+        p = random_parts(rng, g, k, s, rows=rows, cols=cols)
+        W = naive_dense_kernel(p["weight"][:, 0], rows, cols)
+        for kpe in ("constant", "border"):
+            want = R.block_conv(torch.tensor(x), as_block(p), "blk", rows, cols, torch.tensor(h), kpe).numpy()
+            Wf, bf, kk = fold_dense(p, rows, cols, h, kpe)
+            self._check(run_folded(x, Wf, bf, kk), want)
+            if kpe == "constant":
+                a = p["bn.weight"] / np.sqrt(p["bn.running_var"] + 1e-5)
+                wrong = [bf - (W * h).sum(axis=(1, 2)) * a + (Wf * h).sum(axis=(1, 2)),   # kpe from Wf
+                         bf - (W * h).sum(axis=(1, 2)) * a + (W * h).sum(axis=(1, 2))]    # kpe not BN-scaled
+                for b2 in wrong:
+                    self.assertGreater(rel(run_folded(x, Wf, b2, None), want), 1e-3)
+            else:
+                for k2 in (Wf * h, W * h):
+                    self.assertGreater(rel(run_folded(x, Wf, bf, k2), want), 1e-3)
+
+    def test_compact_fold_when_small_fits_the_fine_centre(self):
+        """When the small kernel lies inside the fine (size-1) centre on both axes it adds exactly into
+        theta's central entries and the folded layer is still a peripheral conv on the SAME grid.
+        When it does not, the folded dense kernel is not constant on the grid's regions."""
+        rng = np.random.default_rng(32)
+        rows = R.rule_grid(13, 5, 2)  # 2 2 1 1 1 1 1 2 2: fine centre 5
+        cols = R.rule_grid(13, 7, 2)  # 1 2 1 1 1 1 1 1 1 2 1: fine centre 7
+        g, k = 2, 13
+        x = rng.standard_normal((2, g, 11, 7))
+        h = rng.standard_normal((g, k, k)) * 0.3
+
+        def centre(grid):  # index of the region holding the centre tap k // 2
+            return int(np.searchsorted(np.cumsum(grid), sum(grid) // 2, side="right"))
+
+        for s in (1, 3, 5):
+            p = random_parts(rng, g, k, s, rows=rows, cols=cols)
+            a = p["bn.weight"] / np.sqrt(p["bn.running_var"] + 1e-5)
+            a_s = p["small_bn.weight"] / np.sqrt(p["small_bn.running_var"] + 1e-5)
+            theta = p["weight"][:, 0] * a[:, None, None]
+            ca, cb = centre(rows), centre(cols)
+            self.assertTrue(all(rows[ca + d] == 1 and cols[cb + d] == 1 for d in range(-(s // 2), s // 2 + 1)))
+            theta[:, ca - s // 2:ca + s // 2 + 1, cb - s // 2:cb + s // 2 + 1] += p["small.weight"][:, 0] * a_s[:, None, None]
+            for kpe in ("none", "constant", "border"):
+                Wf, bf, kk = fold_dense(p, rows, cols, h, kpe)
+                np.testing.assert_allclose(naive_dense_kernel(theta, rows, cols), Wf, rtol=0, atol=1e-15)
+                want = R.block_conv(torch.tensor(x), as_block(p), "blk", rows, cols, torch.tensor(h), kpe).numpy()
+                # The compact folded layer: a peripheral conv with theta' on the same grid, the folded
+                # bias, and for border the map of the BN-scaled peripheral kernel (not of theta').
+                got = R.peripheral_conv(torch.tensor(x), torch.tensor(theta[:, None]), torch.tensor(bf), rows, cols).numpy()
+                if kk is not None:
+                    got = got + run_folded(np.zeros((1,) + x.shape[1:]), np.zeros((g, 1, 1)), np.zeros(g), kk)
+                self._check(got, want)
+        p = random_parts(rng, g, k, 7, rows=rows, cols=cols)  # wider than the rows' fine centre (5)
+        Wf, _, _ = fold_dense(p, rows, cols, h, "none")
+        P = np.concatenate([[0], np.cumsum(rows)])
+        Q = np.concatenate([[0], np.cumsum(cols)])
+        constant = all(np.ptp(Wf[c, P[i]:P[i + 1], Q[j]:Q[j + 1]]) == 0
+                       for c in range(g) for i in range(len(rows)) for j in range(len(cols)))
+        self.assertFalse(constant)
+
+
+class FftReferenceTest(unittest.TestCase):
+    """pelk_ref.peripheral_conv_fft (the reference check_conv.py uses for large maps and kernels)
+    against the F.conv2d one."""
+
+    def test_fft_matches_direct(self):
+        rng = np.random.default_rng(40)
+        cases = [
+            # (N, g, H, W, rows, cols, offset)
+            (2, 3, 60, 36, R.rule_grid(75, 5, 2), R.rule_grid(75, 3, 3), 100.0),   # k > both sides, offset
+            (1, 2, 40, 24, [9, 8, 4, 2, 1, 1, 1, 1, 1, 2, 4, 8, 9], [20, 5, 1, 1, 1, 23], 0.0),
+            (1, 2, 7, 5, R.rule_grid(31, 5, 2), [15, 1, 15], 0.0),
+            (2, 1, 1, 1, [2, 1, 2], [1, 1, 3], 0.0),
+            (1, 2, 9, 6, [1], [1], 5.0),
+            (1, 2, 33, 20, [2, 1], [1, 1, 1], 0.0),
+        ]
+        for n, g, H, W, rows, cols, off in cases:
+            k = sum(rows)
+            x = torch.tensor(off + rng.standard_normal((n, g, H, W)))
+            theta = torch.tensor(rng.standard_normal((g, 1, len(rows), len(cols))) / k)
+            bias = torch.tensor(rng.standard_normal(g) * 0.3)
+            h = torch.tensor(rng.standard_normal((g, k, k)) * 0.3)
+            for kpe in ("none", "constant", "border"):
+                with self.subTest(k=k, H=H, W=W, kpe=kpe):
+                    want = R.peripheral_conv(x, theta, bias, rows, cols, h, kpe).numpy()
+                    got = R.peripheral_conv_fft(x, theta, bias, rows, cols, h, kpe).numpy()
+                    self.assertLess(np.max(np.abs(got - want)) / np.max(np.abs(want)), 1e-12)
+
+    def test_check_conv_cases(self):
+        """check_conv.py: every suite case is valid and round-trips through its CASE string, the small
+        suite covers what it claims, and its fft and direct references agree on the small suite."""
+        import check_conv as CC
+        small = [CC.normalise_case(c) for c in CC.SUITES["small"]]
+        large = [CC.normalise_case(c) for c in CC.SUITES["large"]]
+        for c in small + large:
+            self.assertEqual(CC.normalise_case(CC.fmt_case(c)), c)
+            rows, cols = R.resolve_grid(c["kernel"], c["grid"])
+            self.assertEqual(R.resolve_grid(c["kernel"], yaml_load(CC.fmt_grid(c["grid"]))), (rows, cols))
+        self.assertEqual({c["size"] for c in small}, {"7x7", "13x9", "16x16", "33x20"})
+        self.assertEqual({c["kernel"] for c in small}, {3, 5, 13, 31, 51})
+        for key, want in (("kpe", {"none", "constant", "border"}), ("periph", {"lowered", "dense"}), ("batch", {1, 2})):
+            self.assertEqual({c[key] for c in small}, want)
+        self.assertTrue(any(c["offset"] for c in small))
+        self.assertTrue(any(c["omit_defaults"] for c in small))
+        forms = set()
+        for c in small:
+            g, k = c["grid"], c["kernel"]
+            rows, cols = R.resolve_grid(k, g)
+            if isinstance(g, dict) and "rows" in g:
+                forms.add("rows!=cols" if len(rows) != len(cols) else "rows/cols")
+                if isinstance(g["rows"], dict) != isinstance(g["cols"], dict):
+                    forms.add("rule+list")
+            elif isinstance(g, dict):
+                forms.add(f"rule base {g['base']}")
+                if g["center"] > k:
+                    forms.add("centre > kernel")
+            else:
+                forms.add("symmetric list" if g == g[::-1] else "asymmetric list")
+            if k > min(CC.parse_size(c["size"])):
+                forms.add("kernel > map")
+        self.assertEqual(forms, {"rows!=cols", "rule+list", "rule base 2", "rule base 3", "centre > kernel",
+                                 "symmetric list", "asymmetric list", "kernel > map"})
+        self.assertEqual({c["size"] for c in large}, {"512x128", "56x56"})
+        for c in small:
+            with self.subTest(case=CC.fmt_case(c)):
+                w, x = CC.make_data(123, c)
+                a, _ = CC.reference(c, w, x, "direct")
+                b, _ = CC.reference(c, w, x, "fft")
+                self.assertLess(rel(b, a), 1e-12)
+
+
+def yaml_load(text):
+    import yaml
+    return yaml.safe_load(text)
 
 
 class SpecFilesTest(unittest.TestCase):

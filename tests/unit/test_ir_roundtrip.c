@@ -48,7 +48,7 @@ int main(int argc, char **argv)
             check_failed++;
             continue;
         }
-        ir_graph *g = build_graph(&s);
+        ir_graph *g = build_graph(&s, NULL, &d);
         roundtrip(g, argv[i]);
         pass_options o = {.periph_dense = 1};
         CHECK(run_passes(g, &o, NULL, &d) == 0);

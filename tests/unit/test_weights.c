@@ -92,7 +92,7 @@ int main(void)
         fprintf(stderr, "%s\n", d.msg);
         return 1;
     }
-    ir_graph *g = build_graph(&s);
+    ir_graph *g = build_graph(&s, NULL, &d);
     char path[] = "/tmp/pelkc-weights-XXXXXX";
     int fd = mkstemp(path);
     close(fd);
