@@ -52,8 +52,10 @@ static int build_conv(const options *o, int random, model_api *api, ir_graph **o
         rc = c_build_so(g, &bo, so, d);
     if (!rc)
         rc = load_model_api(api, so, d);
-    if (fd >= 0)
+    if (fd >= 0 && !o->keep_temps)
         unlink(so);
+    else if (fd >= 0)
+        fprintf(stderr, "pelkc: conv library kept at %s\n", so);
     if (rc || !out_graph)
         ir_free(g);
     else

@@ -92,8 +92,9 @@ void box_plan_make(box_plan *p, const sharing_grid *rows, const sharing_grid *co
         lo_max = max_int(lo_max, p->cols.lo[b]);
     }
     p->tl = p->wp + maxw;
+    p->tlp = round_up(p->tl, vec) + round_up(maxw, vec) + vec;
     p->zl = round_up(-lo_min, vec);
-    p->zp = round_up(p->zl + lo_max + p->tl, vec);
+    p->zp = round_up(p->zl + lo_max + round_up(p->tl, vec), vec) + vec;
 
     int live_r = p->rows.live1 - p->rows.live0, live_c = p->cols.live1 - p->cols.live0;
     if (live_r < 0)
@@ -102,9 +103,10 @@ void box_plan_make(box_plan *p, const sharing_grid *rows, const sharing_grid *co
         live_c = 0;
     p->off_rowbox = 0;
     p->off_z = p->off_rowbox + (int64_t)p->n_rowbox * p->hp * p->wp;
-    p->off_t = p->off_z + (int64_t)live_c * p->zp;
-    p->off_out = p->off_t + (int64_t)(p->cols.n_pow + 1) * p->tl;
-    p->scratch_floats = p->off_out + p->wp;
+    p->off_t = p->off_z + (int64_t)2 * live_c * p->zp; /* two output rows' worth */
+    /* doubling buffers per output row (two), per width group, per level */
+    p->off_out = p->off_t + (int64_t)2 * p->cols.n_sizes * (p->cols.n_pow + 1) * p->tlp;
+    p->scratch_floats = p->off_out + 2 * p->wp;
 
     p->gather_macs = (int64_t)live_r * live_c * h * w;
     /* adds: each row box array once per row, each column region once per

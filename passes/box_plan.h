@@ -46,8 +46,9 @@ typedef struct box_plan {
     int n_rowbox;        /* arrays: the powers, then composite heights */
     int rowbox_height[2 * BOX_MAX_SIZES];
     /* column side: per live column region a zero-padded row of pitch zp,
-     * data at [zl, zl + wp); then doubling rows of length tl */
-    int zl, zp, tl;
+     * data at [zl, zl + wp); then doubling rows holding tl values, of pitch
+     * tlp (room for whole-vector reads past tl) */
+    int zl, zp, tl, tlp;
     /* scratch layout per thread, in floats */
     int64_t off_rowbox, off_z, off_t, off_out, scratch_floats;
     /* cost per channel and image */

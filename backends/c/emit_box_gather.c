@@ -54,70 +54,114 @@ static void emit_row_boxes(FILE *f, const box_plan *p)
     }
 }
 
-static void emit_gather(FILE *f, const box_plan *p, int kc)
+/* Rows of output computed together in the gather: each theta broadcast then
+ * feeds `rows` FMAs. Two when the accumulators fit the 32 vector registers. */
+static int gather_rows(const box_plan *p)
+{
+    int live_c = p->cols.live1 - p->cols.live0;
+    return p->vec == 16 && 2 * live_c + 4 <= 32 ? 2 : 1;
+}
+
+/* The gather for output rows xr .. xr + rows - 1 into Z rows zbase + q * zrow. */
+static void emit_gather(FILE *f, const box_plan *p, int kc, int rows)
 {
     const box_axis *R = &p->rows, *C = &p->cols;
-    fprintf(f, "                /* (2) gather-multiply-add: one accumulator per live column region */\n");
+    int live_c = C->live1 - C->live0;
     fprintf(f, "                for (int jb = 0; jb < %d; jb += %d) {\n", p->wp, p->vec);
-    for (int b = C->live0; b < C->live1; b++)
-        fprintf(f, "                    pk_vf z%d = {0};\n", b);
+    for (int q = 0; q < rows; q++)
+        for (int b = C->live0; b < C->live1; b++)
+            fprintf(f, "                    pk_vf z%d_%d = {0};\n", q, b);
     for (int a = R->live0; a < R->live1; a++) {
         int box = box_plan_rowbox(p, R->size[a]);
         long long row0 = p->off_rowbox + ((int64_t)box * p->hp + p->padt) * p->wp;
-        fprintf(f, "                    { pk_vf v = pk_load(s + %lld + (xr + %d) * %d + jb);", row0,
-                R->lo[a], p->wp);
-        for (int b = C->live0; b < C->live1; b++)
-            fprintf(f, " z%d += t[%d] * v;", b, a * kc + b);
+        fprintf(f, "                    {");
+        for (int q = 0; q < rows; q++)
+            fprintf(f, " pk_vf v%d = pk_load(s + %lld + (xr + %d) * %d + jb);", q, row0,
+                    R->lo[a] + q, p->wp);
+        for (int b = C->live0; b < C->live1; b++) {
+            fprintf(f, "\n                      { float tv = t[%d];", a * kc + b);
+            for (int q = 0; q < rows; q++)
+                fprintf(f, " z%d_%d += tv * v%d;", q, b, q);
+            fprintf(f, " }");
+        }
         fprintf(f, " }\n");
     }
-    for (int b = C->live0; b < C->live1; b++)
-        fprintf(f, "                    pk_store(s + %lld + jb, z%d);\n",
-                (long long)(p->off_z + (int64_t)(b - C->live0) * p->zp + p->zl), b);
+    for (int q = 0; q < rows; q++)
+        for (int b = C->live0; b < C->live1; b++)
+            fprintf(f, "                    pk_store(s + %lld + jb, z%d_%d);\n",
+                    (long long)(p->off_z + ((int64_t)q * live_c + (b - C->live0)) * p->zp + p->zl),
+                    q, b);
     fprintf(f, "                }\n");
 }
 
-static void emit_col_boxes(FILE *f, const box_plan *p)
+/* Doubling buffer k of width group i for Z row set q. */
+static long long tbuf(const box_plan *p, int q, int i, int k)
+{
+    return p->off_t + (((int64_t)q * p->cols.n_sizes + i) * (p->cols.n_pow + 1) + k) * p->tlp;
+}
+
+static int width_levels(int w)
+{
+    int levels = 0;
+    while ((2 << levels) <= w)
+        levels++;
+    return levels;
+}
+
+/* Column boxes for output rows xr .. xr + rows - 1, all in whole vectors with
+ * literal trip counts. Level by level across every width group and row, so
+ * that a store and the shifted load that reads it back are far apart (a load
+ * straddling two recent stores cannot be forwarded and stalls). */
+static void emit_col_boxes(FILE *f, const box_plan *p, int rows)
 {
     const box_axis *C = &p->cols;
+    int live_c = C->live1 - C->live0, v = p->vec;
+    int tlv = (p->tl + v - 1) / v * v, max_levels = 0;
     fprintf(f, "                /* (3) column boxes, grouped by width, by doubling */\n");
-    for (int i = 0; i < C->n_sizes; i++) {
-        int w = C->sizes[i];
-        fprintf(f, "                { /* width %d */\n", w);
-        fprintf(f, "                    for (int u = 0; u < %d; u++)\n"
-                   "                        s[%lld + u] =",
-                p->tl, (long long)p->off_t);
-        int first = 1;
-        for (int b = C->live0; b < C->live1; b++)
-            if (C->size[b] == w) {
-                long long z = p->off_z + (int64_t)(b - C->live0) * p->zp + p->zl + C->lo[b];
-                fprintf(f, "%s s[%lld + u]", first ? "" : " +", z);
-                first = 0;
-            }
-        fprintf(f, ";\n");
-        int levels = 0;
-        while ((2 << levels) <= w)
-            levels++;
-        for (int k = 1; k <= levels; k++) {
-            int m = 1 << (k - 1);
-            fprintf(f, "                    for (int u = 0; u < %d; u++)\n"
-                       "                        s[%lld + u] = s[%lld + u] + s[%lld + u];\n",
-                    p->tl - ((1 << k) - 1), (long long)(p->off_t + (int64_t)k * p->tl),
-                    (long long)(p->off_t + (int64_t)(k - 1) * p->tl),
-                    (long long)(p->off_t + (int64_t)(k - 1) * p->tl + m));
+    for (int q = 0; q < rows; q++)
+        for (int i = 0; i < C->n_sizes; i++) {
+            int w = C->sizes[i];
+            if (width_levels(w) > max_levels)
+                max_levels = width_levels(w);
+            fprintf(f, "                for (int u = 0; u < %d; u += %d) /* row %d, width %d */\n"
+                       "                    pk_store(s + %lld + u,",
+                    tlv, v, q, w, tbuf(p, q, i, 0));
+            int first = 1;
+            for (int b = C->live0; b < C->live1; b++)
+                if (C->size[b] == w) {
+                    long long z = p->off_z + ((int64_t)q * live_c + (b - C->live0)) * p->zp +
+                                  p->zl + C->lo[b];
+                    fprintf(f, "%s pk_load(s + %lld + u)", first ? "" : " +", z);
+                    first = 0;
+                }
+            fprintf(f, ");\n");
         }
-        fprintf(f, "                    for (int j = 0; j < %d; j++)\n"
-                   "                        yr[j] +=",
-                p->w);
-        int off = 0;
-        first = 1;
-        for (int k = levels; k >= 0; k--)
-            if (w & (1 << k)) {
-                fprintf(f, "%s s[%lld + j]", first ? "" : " +",
-                        (long long)(p->off_t + (int64_t)k * p->tl + off));
-                off += 1 << k;
-                first = 0;
+    for (int k = 1; k <= max_levels; k++)
+        for (int q = 0; q < rows; q++)
+            for (int i = 0; i < C->n_sizes; i++) {
+                if (width_levels(C->sizes[i]) < k)
+                    continue;
+                int m = 1 << (k - 1), len = p->tl - ((1 << k) - 1);
+                fprintf(f, "                for (int u = 0; u < %d; u += %d)\n"
+                           "                    pk_store(s + %lld + u, pk_load(s + %lld + u) + "
+                           "pk_load(s + %lld + u));\n",
+                        (len + v - 1) / v * v, v, tbuf(p, q, i, k), tbuf(p, q, i, k - 1),
+                        tbuf(p, q, i, k - 1) + m);
             }
-        fprintf(f, ";\n                }\n");
+    for (int q = 0; q < rows; q++) {
+        fprintf(f, "                {\n                float *yr = s + %lld;\n",
+                (long long)(p->off_out + (int64_t)q * p->wp));
+        fprintf(f, "                for (int j = 0; j < %d; j += %d)\n"
+                   "                    pk_store(yr + j, pk_load(yr + j)", p->wp, v);
+        for (int i = 0; i < C->n_sizes; i++) {
+            int w = C->sizes[i], off = 0;
+            for (int k = width_levels(w); k >= 0; k--)
+                if (w & (1 << k)) {
+                    fprintf(f, " + pk_load(s + %lld + j)", tbuf(p, q, i, k) + off);
+                    off += 1 << k;
+                }
+        }
+        fprintf(f, ");\n                }\n");
     }
 }
 
@@ -146,18 +190,39 @@ void emit_box_gather_fn(FILE *f, const ir_graph *g, const ir_op *op, int index, 
     fprintf(f, "            float *y = out + (int64_t)c * %lld;\n", (long long)plane);
     fprintf(f, "            const float *t = theta + c * %d;\n", op->rows.n * op->cols.n);
     emit_row_boxes(f, &p);
-    fprintf(f, "            for (int xr = 0; xr < %d; xr++) {\n", in->h);
-    fprintf(f, "                float *yr = y + xr * %d;\n", in->w);
-    if (op->kpe == IR_KPE_MAP)
-        fprintf(f, "                for (int j = 0; j < %d; j++)\n"
-                   "                    yr[j] = bias[c] + map[c * %lld + xr * %d + j];\n",
-                in->w, (long long)plane, in->w);
-    else
-        fprintf(f, "                for (int j = 0; j < %d; j++)\n                    yr[j] = bias[c];\n",
-                in->w);
-    emit_gather(f, &p, op->cols.n);
-    emit_col_boxes(f, &p);
-    fprintf(f, "            }\n        }\n    }\n");
+    int rows = gather_rows(&p);
+    for (int pass = 0; pass < 2; pass++) {
+        /* rows at a time, then one at a time for what is left */
+        int step = pass == 0 ? rows : 1;
+        if (pass == 1 && rows == 1)
+            break;
+        if (pass == 0)
+            fprintf(f, "            int xr = 0;\n            for (; xr + %d <= %d; xr += %d) {\n", step,
+                    in->h, step);
+        else
+            fprintf(f, "            for (; xr < %d; xr++) {\n", in->h);
+        emit_gather(f, &p, op->cols.n, step);
+        /* the rows are built in padded buffers, then their w floats copied out */
+        for (int q = 0; q < step; q++) {
+            fprintf(f, "                {\n                float *yr = s + %lld;\n",
+                    (long long)(p.off_out + (int64_t)q * p.wp));
+            if (op->kpe == IR_KPE_MAP)
+                fprintf(f, "                for (int j = 0; j < %d; j++)\n"
+                           "                    yr[j] = bias[c] + map[c * %lld + (xr + %d) * %d + j];\n"
+                           "                }\n",
+                        in->w, (long long)plane, q, in->w);
+            else
+                fprintf(f, "                for (int j = 0; j < %d; j++)\n"
+                           "                    yr[j] = bias[c];\n                }\n",
+                        in->w);
+        }
+        emit_col_boxes(f, &p, step);
+        for (int q = 0; q < step; q++)
+            fprintf(f, "                memcpy(y + (xr + %d) * %d, s + %lld, %d * sizeof(float));\n",
+                    q, in->w, (long long)(p.off_out + (int64_t)q * p.wp), in->w);
+        fprintf(f, "            }\n");
+    }
+    fprintf(f, "        }\n    }\n");
     if (in->c > op->g)
         fprintf(f, "    memcpy(out + %lld, in + %lld, %lld * sizeof(float));\n",
                 (long long)(op->g * plane), (long long)(op->g * plane),

@@ -329,7 +329,7 @@ def main(argv=None):
     pelk_ref.set_threads()
 
     t0 = time.perf_counter()
-    worst, statuses, rels, tp, tr = 0.0, [], [], 0.0, 0.0
+    worst, statuses, tp, tr = None, [], 0.0, 0.0
     tmp = None if a.workdir else tempfile.TemporaryDirectory(prefix="pelk_conv_")
     root = a.workdir or tmp.name
     try:
@@ -342,13 +342,13 @@ def main(argv=None):
             statuses.append(st)
             tp, tr = tp + t1, tr + t2
             if rel is not None:
-                worst = max(worst, rel)
+                worst = rel if worst is None else max(worst, rel)
     finally:
         if tmp:
             tmp.cleanup()
     n_fail, n_err = statuses.count(1), statuses.count(2)
     print(f"{len(cases)} cases: {statuses.count(0)} passed, {n_fail} failed, {n_err} pelkc errors; "
-          f"worst rel_l2 {worst:.3e} (tolerance {a.tol:g})")
+          f"worst rel_l2 {'n/a' if worst is None else f'{worst:.3e}'} (tolerance {a.tol:g})")
     print(f"time: pelkc {tp:.2f} s, reference {tr:.2f} s, total {time.perf_counter() - t0:.2f} s")
     if n_err or n_fail:
         print(f"seed: {seed}")
