@@ -10,7 +10,8 @@
 
 static const char *const op_names[OP_KIND_COUNT] = {
     [OP_CONV2D] = "conv2d",     [OP_LAYERNORM] = "layernorm",     [OP_PERIPH_CONV] = "periph_conv",
-    [OP_BOX_GATHER] = "box_gather", [OP_DWCONV] = "dwconv",     [OP_POINTWISE] = "pointwise",     [OP_GELU] = "gelu",
+    [OP_ROW_BOXES] = "row_boxes", [OP_REGION_GATHER] = "region_gather",
+    [OP_COL_BOXES] = "col_boxes", [OP_BOX_GATHER] = "box_gather", [OP_DWCONV] = "dwconv",     [OP_POINTWISE] = "pointwise",     [OP_GELU] = "gelu",
     [OP_MUL_CHANNEL] = "mul_channel", [OP_ADD] = "add",           [OP_AVGPOOL] = "avgpool",
     [OP_BATCHNORM] = "batchnorm",
 };
@@ -157,9 +158,10 @@ int64_t ir_op_macs(const ir_graph *g, const ir_op *op)
     case OP_DWCONV:
         /* as executed densely: every tap of every output of the g channels */
         return pixels * op->g * (int64_t)op->kernel * op->kernel;
-    case OP_BOX_GATHER: {
+    case OP_BOX_GATHER:
+    case OP_REGION_GATHER: {
         box_plan p;
-        box_plan_make(&p, &op->rows, &op->cols, in->h, in->w, 1);
+        box_plan_make(&p, &op->rows, &op->cols, out->h, out->w, 1);
         int64_t macs = p.gather_macs * op->g;
         box_plan_free(&p);
         return macs;
@@ -254,6 +256,49 @@ static int verify_depthwise(vctx *v, const ir_value *in, const ir_value *out)
     return 0;
 }
 
+/* The three explicit steps of a lowered conv: shapes follow from the plan. */
+static int verify_lowered_step(vctx *v)
+{
+    const ir_graph *g = v->g;
+    const ir_op *op = v->op;
+    const ir_value *in = &g->values[op->in[0]], *out = &g->values[op->out];
+    if (op->rows.n < 1 || op->cols.n < 1 || grid_sum(&op->rows) != op->kernel ||
+        grid_sum(&op->cols) != op->kernel || op->g < 1)
+        return fail(v, "rows and cols grids must each sum to the kernel %d", op->kernel);
+    /* the map is the conv's: the input's for row_boxes, the output's otherwise */
+    const ir_value *map = op->kind == OP_ROW_BOXES ? in : out;
+    box_plan p;
+    box_plan_make(&p, &op->rows, &op->cols, map->h, map->w, 1);
+    int n_rowbox = p.n_rowbox, hp = p.hp, live_c = p.cols.live1 - p.cols.live0;
+    box_plan_free(&p);
+    switch (op->kind) {
+    case OP_ROW_BOXES:
+        if (want_counts(v, 1, 0, 0))
+            return -1;
+        if (out->rank != 4 || out->c != op->g * n_rowbox || out->h != hp || out->w != in->w)
+            return fail(v, "result must be [N,%d,%d,%d]", op->g * n_rowbox, hp, in->w);
+        return 0;
+    case OP_REGION_GATHER:
+        if (want_counts(v, 1, 1, 1) || want_const(v, 0, 4, op->g, 1, op->rows.n, op->cols.n))
+            return -1;
+        if (out->rank != 4 || out->c != op->g * live_c || out->w != in->w)
+            return fail(v, "result must be [N,%d,H,%d]", op->g * live_c, in->w);
+        return 0;
+    default: { /* OP_COL_BOXES */
+        if (want_counts(v, 2, 1, 2))
+            return -1;
+        const ir_value *x = &g->values[op->in[1]];
+        if (want_same_shape(v, x, out) || in->c != op->g * live_c || in->h != out->h)
+            return fail(v, "takes [N,%d,H,W] gathered rows and the conv's input", op->g * live_c);
+        if (op->kpe == IR_KPE_MAP)
+            return op->n_cst != 2 ? fail(v, "kpe=map needs bias and map")
+                                  : want_const(v, 1, 3, op->g, out->h, out->w, 0);
+        return op->n_cst != 1 ? fail(v, "takes a bias only unless kpe=map")
+                              : want_const(v, 0, 1, op->g, 0, 0, 0);
+    }
+    }
+}
+
 static int verify_op(vctx *v)
 {
     const ir_graph *g = v->g;
@@ -292,6 +337,10 @@ static int verify_op(vctx *v)
         if (!(op->eps > 0))
             return fail(v, "eps must be positive");
         return want_const(v, 0, 1, in->c, 0, 0, 0) || want_const(v, 1, 1, in->c, 0, 0, 0);
+    case OP_ROW_BOXES:
+    case OP_REGION_GATHER:
+    case OP_COL_BOXES:
+        return verify_lowered_step(v);
     case OP_PERIPH_CONV:
     case OP_BOX_GATHER:
         if (want_counts(v, 1, 2, 3))
@@ -443,4 +492,13 @@ int ir_clone_const(ir_graph *g, int src, const char *name)
         memcpy(g->consts[id].data, s->data, n * sizeof(float));
     }
     return id;
+}
+
+int ir_insert_op(ir_graph *g, int pos, const ir_op *op)
+{
+    int at = ir_add_op(g, op); /* appended, grids copied */
+    ir_op tmp = g->ops[at];
+    memmove(&g->ops[pos + 1], &g->ops[pos], (size_t)(at - pos) * sizeof *g->ops);
+    g->ops[pos] = tmp;
+    return pos;
 }

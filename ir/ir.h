@@ -21,9 +21,16 @@ typedef enum op_kind {
     OP_LAYERNORM,   /* over channels, per pixel: (x; weight [C], bias [C]) {eps} */
     OP_PERIPH_CONV, /* shared-grid depthwise conv on the first g channels, the rest copied:
                        (x; theta [g,1,kr,kc], bias [g] [, kpe]) {g, kernel, rows, cols, kpe} */
-    OP_BOX_GATHER,  /* the lowered periph_conv (passes/box_plan.h): row boxes, a gather-
-                       multiply-add over the live regions, column boxes; operands and
-                       attributes as periph_conv, kpe folded (none or map) */
+    /* The lowered periph_conv (NOTES.md section 2, passes/box_plan.h), first as
+       three explicit steps, all with periph_conv's attributes: */
+    OP_ROW_BOXES,    /* (x) -> [N, g*n, Hp, W]: each channel's n row-box images B_h
+                        (heights: the powers of two and the grid's live heights) */
+    OP_REGION_GATHER,/* (boxes; theta) -> [N, g*kc, H, W]: Z_b = sum_a theta[a,b] B_{h_a}
+                        shifted by P_a - r, over the live regions */
+    OP_COL_BOXES,    /* (gathered, x; bias [, map]) -> [N,C,H,W]: Y = sum_b column box of
+                        Z_b shifted by Q_b - r, plus bias (and map); channels >= g from x */
+    OP_BOX_GATHER,   /* the three fused into one pass per channel: (x; theta, bias [, map]),
+                        operands and attributes as periph_conv, kpe folded (none or map) */
     OP_DWCONV,      /* dense depthwise conv on the first g channels, the rest copied, stride 1,
                        zero padding k/2: (x; weight [g,1,k,k] [, bias [g] [, map [g,H,W]]])
                        {g, kernel, kpe} */
@@ -112,6 +119,8 @@ int ir_verify(const ir_graph *g, pelk_diag *d);
 
 /* Drop constants no op refers to (after folds). */
 void ir_drop_unused_consts(ir_graph *g);
+/* Insert a copy of op before position pos. */
+int ir_insert_op(ir_graph *g, int pos, const ir_op *op);
 /* Remove op i (its result value stays in the table, unused). */
 void ir_remove_op(ir_graph *g, int i);
 /* How many op operands read value v; the index of the op defining v (-1: none). */

@@ -95,6 +95,9 @@ static void put_op(strbuf *b, const ir_graph *g, const ir_op *op, int with_macs)
         break;
     case OP_PERIPH_CONV:
     case OP_BOX_GATHER:
+    case OP_ROW_BOXES:
+    case OP_REGION_GATHER:
+    case OP_COL_BOXES:
         put(b, " {g=%d, kernel=%d, rows=", op->g, op->kernel);
         put_grid(b, &op->rows);
         put(b, ", cols=");
@@ -116,7 +119,28 @@ static void put_op(strbuf *b, const ir_graph *g, const ir_op *op, int with_macs)
     default:
         break;
     }
-    if (with_macs && op->kind == OP_BOX_GATHER) {
+    if (with_macs && (op->kind == OP_ROW_BOXES || op->kind == OP_COL_BOXES)) {
+        /* a box step: adds only; half of the boxes' adds are the rows' */
+        const ir_value *m = &g->values[op->kind == OP_ROW_BOXES ? op->in[0] : op->out];
+        box_plan p;
+        box_plan_make(&p, &op->rows, &op->cols, m->h, m->w, 1);
+        if (op->kind == OP_ROW_BOXES)
+            put(b, "  # 0 MACs; row boxes by doubling: %d images of %dx%d per channel\n",
+                p.n_rowbox, p.hp, m->w);
+        else
+            put(b, "  # 0 MACs; column boxes by doubling over %d distinct widths\n",
+                p.cols.n_sizes);
+        box_plan_free(&p);
+    } else if (with_macs && op->kind == OP_REGION_GATHER) {
+        const ir_value *m = &g->values[op->out];
+        box_plan p;
+        box_plan_make(&p, &op->rows, &op->cols, m->h, m->w, 1);
+        put(b, "  # %.2fM MACs over %dx%d live regions (dense: %.1fM)\n",
+            (double)p.gather_macs * op->g / 1e6, p.rows.live1 - p.rows.live0,
+            p.cols.live1 - p.cols.live0,
+            (double)m->h * m->w * op->g * op->kernel * op->kernel / 1e6);
+        box_plan_free(&p);
+    } else if (with_macs && op->kind == OP_BOX_GATHER) {
         /* the lowered conv: say what the gather and the boxes cost */
         const ir_value *in = &g->values[op->in[0]];
         box_plan p;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "box_plan.h"
 #include "passes.h"
 
 static void expand(const ir_op *op, const float *theta, float *w)
@@ -38,6 +39,45 @@ static void to_dense(ir_graph *g, ir_op *op)
     grid_free(&op->cols);
 }
 
+/* periph_conv -> row_boxes, region_gather, col_boxes (the explicit form). */
+static void to_boxes(ir_graph *g, int i)
+{
+    ir_op op = g->ops[i]; /* a copy: inserting ops moves the array */
+    const ir_value *x = &g->values[op.in[0]];
+    box_plan p;
+    box_plan_make(&p, &op.rows, &op.cols, x->h, x->w, 1);
+    char name[300];
+    const char *out = g->values[op.out].name;
+    snprintf(name, sizeof name, "%s.row_boxes", out);
+    int boxes = ir_add_value(g, name, 4, op.g * p.n_rowbox, p.hp, x->w);
+    snprintf(name, sizeof name, "%s.gathered", out);
+    int gathered = ir_add_value(g, name, 4, op.g * (p.cols.live1 - p.cols.live0), x->h, x->w);
+    box_plan_free(&p);
+
+    ir_op rb = op, rg = op, cb = op;
+    rb.kind = OP_ROW_BOXES;
+    rb.out = boxes;
+    rb.n_cst = 0;
+    rb.kpe = IR_KPE_NONE;
+    rg.kind = OP_REGION_GATHER;
+    rg.in[0] = boxes;
+    rg.out = gathered;
+    rg.n_cst = 1;
+    rg.kpe = IR_KPE_NONE;
+    cb.kind = OP_COL_BOXES;
+    cb.in[0] = gathered;
+    cb.in[1] = op.in[0];
+    cb.n_in = 2;
+    cb.cst[0] = op.cst[1];
+    cb.cst[1] = op.cst[2];
+    cb.n_cst = op.kpe == IR_KPE_MAP ? 2 : 1;
+    /* replace op i by the three, in order; ir_remove_op frees op i's grids, the copies keep theirs */
+    ir_insert_op(g, i, &cb);
+    ir_insert_op(g, i, &rg);
+    ir_insert_op(g, i, &rb);
+    ir_remove_op(g, i + 3);
+}
+
 int pass_lower_periph(ir_graph *g, const pass_options *o, pelk_diag *d)
 {
     for (int i = 0; i < g->n_ops; i++) {
@@ -46,10 +86,12 @@ int pass_lower_periph(ir_graph *g, const pass_options *o, pelk_diag *d)
             continue;
         if (op->kpe == IR_KPE_CONSTANT || op->kpe == IR_KPE_BORDER)
             return diag_set(d, "lower-periph: op %d still has an unfolded kpe", i);
-        if (o->periph_dense)
+        if (o->periph_dense) {
             to_dense(g, op);
-        else
-            op->kind = OP_BOX_GATHER; /* same operands; the schedule is box_plan's */
+        } else {
+            to_boxes(g, i);
+            i += 2;
+        }
     }
     return 0;
 }

@@ -9,8 +9,10 @@ static const pass pipeline[] = {
     {"fold-small", "fold each parallel small kernel into the peripheral kernel's centre",
      pass_fold_small},
     {"lower-periph",
-     "peripheral convs to box sums plus gather (or, with --periph dense, dense depthwise convs)",
+     "peripheral convs to row boxes, region gather, column boxes (--periph dense: dense convs)",
      pass_lower_periph},
+    {"fuse-box-gather", "fuse each lowered conv's row boxes, gather and column boxes into one op",
+     pass_fuse_box_gather},
 };
 
 static void dump_ir(FILE *f, const ir_graph *g, const char *title)

@@ -11,6 +11,17 @@
 
 #define PELKC_EXPORT __attribute__((visibility("default")))
 
+#ifdef _OPENMP
+#include <dlfcn.h>
+/* The OpenMP runtime this library pulled in must outlive it: its worker
+ * threads stay parked after a run, and unloading it under them (dlclose of
+ * the model) would crash the process. */
+__attribute__((constructor)) static void pin_openmp_runtime(void)
+{
+    dlopen("libgomp.so.1", RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+}
+#endif
+
 struct pelkc_model {
     float *arena;   /* one image's activations, as planned */
     float *scratch; /* per-thread scratch of the specialised kernels */
