@@ -119,33 +119,42 @@ def expand_kernel(theta, row_grid, col_grid):
 # Timing
 # ----------------------------------------------------------------------------------------------
 
-def time_fn(fn, iters, min_time, max_time):
-    """Median wall time (ms) of fn() after warm-up, and the number of timed runs.
+def time_methods(fns, iters, min_time, max_time, rounds):
+    """Median wall time of each fn() after warm-up: {key: (median ms, timed runs, min ms)}.
 
+    Why rounds: on a shared machine a burst of other work can last a second or more; timing the
+    methods one after the other lets such a burst land on one method only and flip "best torch".
+    So the timed runs are spread over `rounds` round-robin rounds (A B C A B C ...) and each method's
+    samples are pooled before taking the median: a burst then hits every method a little.
     Warm-up: one run, plus two more when a run is short (first-call allocations, oneDNN primitive
-    creation, FFT plan caches). Then timed runs until both `iters` runs and `min_time` seconds are
-    reached (so fast methods get enough samples for a stable median), but a slow method stops after
+    creation, FFT plans). Per method, in total: at least `iters` runs and `min_time` seconds (fast
+    methods get enough samples for a stable median), but a slow method stops for good after
     `max_time` seconds once it has 3 runs (K = 151 in NCHW takes seconds per call).
+    The min only goes to the log: a median far above it means threads were descheduled.
     """
-    t0 = time.perf_counter()
-    fn()
-    if time.perf_counter() - t0 < 0.2:
-        fn()
-        fn()
-    samples = []
-    start = time.perf_counter()
-    while True:
+    for fn in fns.values():
         t0 = time.perf_counter()
         fn()
-        samples.append(time.perf_counter() - t0)
-        elapsed = time.perf_counter() - start
-        if len(samples) >= iters and elapsed >= min_time:
-            break
-        if len(samples) >= 3 and elapsed >= max_time:
-            break
-        if len(samples) >= 100000:
-            break
-    return statistics.median(samples) * 1e3, len(samples)
+        if time.perf_counter() - t0 < 0.2:
+            fn()
+            fn()
+    samples = {key: [] for key in fns}
+    spent = {key: 0.0 for key in fns}
+    done = set()
+    per_round_n, per_round_t = math.ceil(iters / rounds), min_time / rounds
+    for _ in range(rounds):
+        for key, fn in fns.items():
+            n0, t_round = len(samples[key]), 0.0
+            while key not in done and not (len(samples[key]) - n0 >= per_round_n and t_round >= per_round_t):
+                t0 = time.perf_counter()
+                fn()
+                dt = time.perf_counter() - t0
+                samples[key].append(dt)
+                t_round += dt
+                spent[key] += dt
+                if (spent[key] >= max_time and len(samples[key]) >= 3) or len(samples[key]) >= 100000:
+                    done.add(key)
+    return {key: (statistics.median(v) * 1e3, len(v), min(v) * 1e3) for key, v in samples.items()}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -219,26 +228,29 @@ def bench_torch(k, grid, args, log):
         "chlast": lambda: F.conv2d(x_cl, w_cl, bias, padding=pad, groups=c),
         "fft": lambda: fft_conv(x),
     }
-    times = {}
+    times = {key: None for key, _ in TORCH_METHODS}
+    errs, timed = {"nchw": 0.0}, {}
     with torch.no_grad():
         ref = fns["nchw"]()
         for key, name in TORCH_METHODS:
             if key not in args.methods:
-                times[key] = None
                 continue
             if key != "nchw":
-                err = rel_err(fns[key](), ref)
-                if not err <= CHECK_RTOL:
-                    log(f"  WARNING K={k} {name}: relative error {err:.2e} against NCHW > {CHECK_RTOL:g};"
+                errs[key] = rel_err(fns[key](), ref)
+                if not errs[key] <= CHECK_RTOL:
+                    log(f"  WARNING K={k} {name}: relative error {errs[key]:.2e} against NCHW > {CHECK_RTOL:g};"
                         " excluded")
-                    times[key] = None
                     continue
-            else:
-                err = 0.0
-            ms, n = time_fn(fns[key], args.iters, args.min_time, args.max_time)
-            times[key] = ms
-            extra = f", FFT size {fft_conv.fft_size[0]}x{fft_conv.fft_size[1]}" if key == "fft" else ""
-            log(f"  K={k:<4d} {name:<20s} median {ms:10.3f} ms  ({n} runs, rel err {err:.1e}{extra})")
+            timed[key] = fns[key]
+        stats = time_methods(timed, args.iters, args.min_time, args.max_time, args.rounds) if timed else {}
+    for key, name in TORCH_METHODS:
+        if key not in stats:
+            continue
+        ms, n, lo = stats[key]
+        times[key] = ms
+        extra = f", FFT size {fft_conv.fft_size[0]}x{fft_conv.fft_size[1]}" if key == "fft" else ""
+        log(f"  K={k:<4d} {name:<20s} median {ms:10.3f} ms  (min {lo:.3f}, {n} runs,"
+            f" rel err {errs[key]:.1e}{extra})")
     kp = str(len(row_grid)) if row_grid == col_grid else f"{len(row_grid)}x{len(col_grid)}"
     return times, kp
 
@@ -573,6 +585,8 @@ def parse_args(argv):
                    help="torch: keep timing until this many seconds per method (default 0.5)")
     p.add_argument("--max-time", type=float, default=5.0,
                    help="torch: stop a slow method after this many seconds once it has 3 runs (default 5)")
+    p.add_argument("--rounds", type=int, default=5,
+                   help="torch: spread each method's timed runs over this many round-robin rounds (default 5)")
     p.add_argument("--pelkc", default=os.path.join(REPO_ROOT, "build", "pelkc"),
                    help="pelkc binary (default: build/pelkc in the repo root)")
     p.add_argument("--pelkc-iters", type=int, default=None, help="pass --iters N to pelkc bench-conv (default: its own)")
@@ -597,6 +611,8 @@ def parse_args(argv):
         a.size = (int(h), int(w or h))
     except ValueError:
         p.error("--kernels is a comma-separated list of integers, --size is HxW")
+    if a.iters < 1 or a.rounds < 1 or a.threads < 1 or a.channels < 1 or a.batch < 1 or min(a.size) < 1:
+        p.error("--iters, --rounds, --threads, --channels, --batch and --size must be positive")
     if any(k < 1 or k % 2 == 0 for k in a.kernels):
         p.error("kernel sizes must be odd and >= 1")
     a.methods = {m.strip() for m in a.methods.split(",") if m.strip()}
@@ -627,8 +643,8 @@ def main(argv=None):
     info = machine_info(args.threads)
     settings = [f"layer: depthwise peripheral conv, C={args.channels}, {args.size[0]}x{args.size[1]},"
                 f" batch {args.batch}, grid {args.grid}, stride 1, zero padding K//2, with bias",
-                f"timing: median; torch >= {args.iters} runs and >= {args.min_time:g} s per method"
-                f" (slow methods capped at {args.max_time:g} s, >= 3 runs)"]
+                f"timing: median; torch >= {args.iters} runs and >= {args.min_time:g} s per method,"
+                f" interleaved over {args.rounds} rounds (slow methods capped at {args.max_time:g} s, >= 3 runs)"]
     for ln in info + settings:
         log(ln)
     warnings = [w for w in [busy_warning()] if w]
