@@ -20,13 +20,13 @@ static const char *dict_value(const char *h, const char *key)
     return p;
 }
 
-int npy_load_f32(npy_array *a, const char *path, pelk_diag *d)
+/* Parse a whole .npy file held in memory; `path` is only used in messages.
+ * (npy_load_f32 reads the file and calls this; the fuzzer calls it directly.) */
+int npy_parse_f32(npy_array *a, const char *buf, size_t len, const char *path, pelk_diag *d);
+
+int npy_parse_f32(npy_array *a, const char *buf, size_t len, const char *path, pelk_diag *d)
 {
     memset(a, 0, sizeof *a);
-    size_t len;
-    char *buf = read_file(path, &len, d);
-    if (!buf)
-        return -1;
     int rc = 0;
     size_t hlen = 0, start = 0;
     if (len < 10 || memcmp(buf, "\x93NUMPY", 6)) {
@@ -82,6 +82,17 @@ int npy_load_f32(npy_array *a, const char *path, pelk_diag *d)
         }
     }
     free(h);
+    return rc;
+}
+
+int npy_load_f32(npy_array *a, const char *path, pelk_diag *d)
+{
+    memset(a, 0, sizeof *a);
+    size_t len;
+    char *buf = read_file(path, &len, d);
+    if (!buf)
+        return -1;
+    int rc = npy_parse_f32(a, buf, len, path, d);
     free(buf);
     return rc;
 }

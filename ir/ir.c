@@ -332,10 +332,14 @@ static int verify_op(vctx *v)
         return want_const(v, 1, 1, w->shape[0], 0, 0, 0);
     }
     case OP_LAYERNORM:
-        if (want_counts(v, 1, 2, 2) || want_same_shape(v, in, out))
+        if (want_counts(v, 1, 0, 2) || want_same_shape(v, in, out))
             return -1;
         if (!(op->eps > 0))
             return fail(v, "eps must be positive");
+        if (op->n_cst == 0)
+            return 0;
+        if (op->n_cst != 2)
+            return fail(v, "takes a weight and a bias, or neither");
         return want_const(v, 0, 1, in->c, 0, 0, 0) || want_const(v, 1, 1, in->c, 0, 0, 0);
     case OP_ROW_BOXES:
     case OP_REGION_GATHER:
@@ -378,7 +382,11 @@ static int verify_op(vctx *v)
                 return -1;
         return 0;
     case OP_POINTWISE: {
-        if (want_counts(v, 1, 2, 2))
+        if (op->n_in < 1 || op->n_in > 2 || op->n_cst != 2)
+            return fail(v, "takes x [, residual] and a weight and a bias");
+        if (op->act < 0 || op->act > 1)
+            return fail(v, "act must be none or gelu");
+        if (op->n_in == 2 && want_same_shape(v, &g->values[op->in[1]], out))
             return -1;
         const ir_const *w = &g->consts[op->cst[0]];
         if (w->rank != 2 || w->shape[1] != in->c)

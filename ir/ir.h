@@ -18,7 +18,8 @@
 
 typedef enum op_kind {
     OP_CONV2D,      /* dense conv, no padding: (x; weight [O,I,kh,kw], bias [O]) {stride} */
-    OP_LAYERNORM,   /* over channels, per pixel: (x; weight [C], bias [C]) {eps} */
+    OP_LAYERNORM,   /* over channels, per pixel: (x [; weight [C], bias [C]]) {eps}; without
+                       constants it only normalises (its affine part folded away) */
     OP_PERIPH_CONV, /* shared-grid depthwise conv on the first g channels, the rest copied:
                        (x; theta [g,1,kr,kc], bias [g] [, kpe]) {g, kernel, rows, cols, kpe} */
     /* The lowered periph_conv (NOTES.md section 2, passes/box_plan.h), first as
@@ -36,7 +37,8 @@ typedef enum op_kind {
                        {g, kernel, kpe} */
     OP_BATCHNORM,   /* inference BatchNorm on the first g channels, the rest copied:
                        (x; weight, bias, running_mean, running_var, all [g]) {g, eps} */
-    OP_POINTWISE,   /* per-pixel linear over channels: (x; weight [O,I], bias [O]) */
+    OP_POINTWISE,   /* per-pixel linear over channels: (x [, residual]; weight [O,I], bias [O])
+                       {act}: y = act(W x + b) (+ residual) */
     OP_GELU,        /* exact erf GELU: (x) */
     OP_MUL_CHANNEL, /* per-channel scale: (x; gamma [C]) */
     OP_ADD,         /* (a, b) {g}: g = 0 adds every channel; g > 0 adds channels [0, g)
@@ -78,6 +80,7 @@ typedef struct ir_op {
     int g, kernel;
     sharing_grid rows, cols;
     ir_kpe kpe;
+    int act; /* pointwise: 0 none, 1 exact GELU (fused) */
 } ir_op;
 
 typedef struct ir_graph {

@@ -191,6 +191,12 @@ static int parse_attr(lexer *lx, ir_op *op)
             return lex_err(lx, "expected a number, got '%s'", lx->tok);
         return next(lx);
     }
+    if (!strcmp(key, "act")) {
+        if (!lx->is_word || (strcmp(lx->tok, "gelu") && strcmp(lx->tok, "none")))
+            return lex_err(lx, "act must be none or gelu; got '%s'", lx->tok);
+        op->act = !strcmp(lx->tok, "gelu");
+        return next(lx);
+    }
     if (!strcmp(key, "kpe")) {
         int k = lx->is_word ? ir_kpe_from_name(lx->tok) : -1;
         if (k < 0)

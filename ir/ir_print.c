@@ -116,6 +116,10 @@ static void put_op(strbuf *b, const ir_graph *g, const ir_op *op, int with_macs)
         if (op->g)
             put(b, " {g=%d}", op->g);
         break;
+    case OP_POINTWISE:
+        if (op->act)
+            put(b, " {act=gelu}");
+        break;
     default:
         break;
     }

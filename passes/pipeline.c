@@ -13,6 +13,10 @@ static const pass pipeline[] = {
      pass_lower_periph},
     {"fuse-box-gather", "fuse each lowered conv's row boxes, gather and column boxes into one op",
      pass_fuse_box_gather},
+    {"fold-affine", "fold layer scales and LayerNorm affines into the linear op next to them",
+     pass_fold_affine},
+    {"fuse-epilogue", "fuse GELU and the residual add into the pointwise layer before them",
+     pass_fuse_epilogue},
 };
 
 static void dump_ir(FILE *f, const ir_graph *g, const char *title)

@@ -38,11 +38,14 @@ static inline int pk_thread_id(void)
 #endif
 }
 
-/* Dense conv without padding: w [co][ci][k][k], out [co][ho][wo]. */
+/* Dense conv without padding: w [co][ci][k][k], out [co][ho][wo]; threads
+ * split the output channels. */
 static inline void pk_conv2d(const float *in, float *out, int ci, int h, int w, const float *wt,
-                             const float *bias, int co, int k, int stride)
+                             const float *bias, int co, int k, int stride, int nthreads)
 {
     int ho = (h - k) / stride + 1, wo = (w - k) / stride + 1;
+    (void)nthreads;
+#pragma omp parallel for num_threads(nthreads) schedule(static)
     for (int o = 0; o < co; o++) {
         float *y = out + (int64_t)o * ho * wo;
         for (int p = 0; p < ho * wo; p++)
@@ -59,12 +62,15 @@ static inline void pk_conv2d(const float *in, float *out, int ci, int h, int w, 
     }
 }
 
-/* LayerNorm over channels at each of hw pixels; pixels in tiles so the
- * channel loop walks contiguous rows. */
+/* LayerNorm over channels at each of hw pixels (weight and bias may be NULL:
+ * normalise only); pixels in tiles so the channel loop walks contiguous rows,
+ * tiles split among threads. */
 static inline void pk_layernorm(const float *in, float *out, int c, int hw, const float *wt,
-                                const float *bias, float eps)
+                                const float *bias, float eps, int nthreads)
 {
     enum { TILE = 64 };
+    (void)nthreads;
+#pragma omp parallel for num_threads(nthreads) schedule(static)
     for (int p0 = 0; p0 < hw; p0 += TILE) {
         int n = hw - p0 < TILE ? hw - p0 : TILE;
         float mean[TILE], rstd[TILE];
@@ -82,11 +88,13 @@ static inline void pk_layernorm(const float *in, float *out, int c, int hw, cons
             }
         for (int p = 0; p < n; p++)
             rstd[p] = 1.0f / sqrtf(rstd[p] / (float)c + eps);
-        for (int ch = 0; ch < c; ch++)
+        for (int ch = 0; ch < c; ch++) {
+            float a = wt ? wt[ch] : 1.0f, b = bias ? bias[ch] : 0.0f;
             for (int p = 0; p < n; p++) {
                 int64_t at = (int64_t)ch * hw + p0 + p;
-                out[at] = (in[at] - mean[p]) * rstd[p] * wt[ch] + bias[ch];
+                out[at] = (in[at] - mean[p]) * rstd[p] * a + b;
             }
+        }
     }
 }
 
@@ -124,10 +132,16 @@ static inline void pk_dwconv(const float *in, float *out, int c, int h, int w, i
         memcpy(out + g * plane, in + g * plane, (size_t)(c - g) * plane * sizeof(float));
 }
 
-/* Per-pixel linear over channels: out[o][p] = b[o] + sum_i w[o][i] in[i][p]. */
+static inline float pk_gelu1(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
+
+/* Per-pixel linear over channels: out[o][p] = act(b[o] + sum_i w[o][i] in[i][p])
+ * (+ res[o][p]); act 1 is GELU. Threads split the output channels. */
 static inline void pk_pointwise(const float *in, float *out, int ci, int co, int hw,
-                                const float *wt, const float *bias)
+                                const float *wt, const float *bias, int act, const float *res,
+                                int nthreads)
 {
+    (void)nthreads;
+#pragma omp parallel for num_threads(nthreads) schedule(static)
     for (int o = 0; o < co; o++) {
         float *y = out + (int64_t)o * hw;
         for (int p = 0; p < hw; p++)
@@ -138,26 +152,40 @@ static inline void pk_pointwise(const float *in, float *out, int ci, int co, int
             for (int p = 0; p < hw; p++)
                 y[p] += wv * x[p];
         }
+        if (act)
+            for (int p = 0; p < hw; p++)
+                y[p] = pk_gelu1(y[p]);
+        if (res)
+            for (int p = 0; p < hw; p++)
+                y[p] += res[(int64_t)o * hw + p];
     }
 }
 
 /* Exact GELU: x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)). */
-static inline void pk_gelu(const float *in, float *out, int64_t n)
+static inline void pk_gelu(const float *in, float *out, int64_t n, int nthreads)
 {
+    (void)nthreads;
+#pragma omp parallel for num_threads(nthreads) schedule(static)
     for (int64_t i = 0; i < n; i++)
-        out[i] = 0.5f * in[i] * (1.0f + erff(in[i] * 0.70710678118654752f));
+        out[i] = pk_gelu1(in[i]);
 }
 
-static inline void pk_mul_channel(const float *in, float *out, int c, int hw, const float *gamma)
+static inline void pk_mul_channel(const float *in, float *out, int c, int hw, const float *gamma,
+                                  int nthreads)
 {
+    (void)nthreads;
+#pragma omp parallel for num_threads(nthreads) schedule(static)
     for (int ch = 0; ch < c; ch++)
         for (int p = 0; p < hw; p++)
             out[(int64_t)ch * hw + p] = in[(int64_t)ch * hw + p] * gamma[ch];
 }
 
 /* out = a + b on the first n floats; the next rest floats are copied from a. */
-static inline void pk_add(const float *a, const float *b, float *out, int64_t n, int64_t rest)
+static inline void pk_add(const float *a, const float *b, float *out, int64_t n, int64_t rest,
+                          int nthreads)
 {
+    (void)nthreads;
+#pragma omp parallel for num_threads(nthreads) schedule(static)
     for (int64_t i = 0; i < n; i++)
         out[i] = a[i] + b[i];
     if (rest)

@@ -56,13 +56,13 @@ static void emit_op(emitter *e, const ir_op *op, int index)
     switch (op->kind) {
     case OP_CONV2D: {
         const ir_const *w = &g->consts[op->cst[0]];
-        fprintf(e->out, "    pk_conv2d(%s, %s, %d, %d, %d, %s, %s, %d, %d, %d);\n", x, y, in->c,
-                in->h, in->w, c0, c1, w->shape[0], w->shape[2], op->stride);
+        fprintf(e->out, "    pk_conv2d(%s, %s, %d, %d, %d, %s, %s, %d, %d, %d, nthreads);\n", x, y,
+                in->c, in->h, in->w, c0, c1, w->shape[0], w->shape[2], op->stride);
         break;
     }
     case OP_LAYERNORM:
-        fprintf(e->out, "    pk_layernorm(%s, %s, %d, %d, %s, %s, %.9gf);\n", x, y, in->c, hw, c0,
-                c1, op->eps);
+        fprintf(e->out, "    pk_layernorm(%s, %s, %d, %d, %s, %s, %.9gf, nthreads);\n", x, y, in->c,
+                hw, op->n_cst ? c0 : "NULL", op->n_cst ? c1 : "NULL", op->eps);
         break;
     case OP_DWCONV:
         fprintf(e->out, "    pk_dwconv(%s, %s, %d, %d, %d, %d, %d, %s, %s, %s, nthreads);\n", x, y,
@@ -73,18 +73,18 @@ static void emit_op(emitter *e, const ir_op *op, int index)
                 c0, c1, c2);
         break;
     case OP_POINTWISE:
-        fprintf(e->out, "    pk_pointwise(%s, %s, %d, %d, %d, %s, %s);\n", x, y, in->c, out->c, hw,
-                c0, c1);
+        fprintf(e->out, "    pk_pointwise(%s, %s, %d, %d, %d, %s, %s, %d, %s, nthreads);\n", x, y,
+                in->c, out->c, hw, c0, c1, op->act, op->n_in > 1 ? x2 : "NULL");
         break;
     case OP_GELU:
-        fprintf(e->out, "    pk_gelu(%s, %s, %lld);\n", x, y, (long long)ir_value_numel(in));
+        fprintf(e->out, "    pk_gelu(%s, %s, %lld, nthreads);\n", x, y, (long long)ir_value_numel(in));
         break;
     case OP_MUL_CHANNEL:
-        fprintf(e->out, "    pk_mul_channel(%s, %s, %d, %d, %s);\n", x, y, in->c, hw, c0);
+        fprintf(e->out, "    pk_mul_channel(%s, %s, %d, %d, %s, nthreads);\n", x, y, in->c, hw, c0);
         break;
     case OP_ADD: {
         int64_t n = op->g ? (int64_t)op->g * hw : ir_value_numel(in);
-        fprintf(e->out, "    pk_add(%s, %s, %s, %lld, %lld);\n", x, x2, y, (long long)n,
+        fprintf(e->out, "    pk_add(%s, %s, %s, %lld, %lld, nthreads);\n", x, x2, y, (long long)n,
                 (long long)(ir_value_numel(in) - n));
         break;
     }
