@@ -39,7 +39,12 @@ typedef struct model_api {
 int load_model_api(model_api *api, const char *path, pelk_diag *d);
 void fill_random(float *x, int64_t n, uint64_t seed);
 
+/* Spec -> graph with weights (or without, unless need_weights) -> passes. */
+ir_graph *load_graph(const options *o, model_spec *s, int need_weights, FILE *dump, pelk_diag *d);
+double peak_rss_mb(void);
+
 int cmd_run(const options *o);
+int cmd_bench(const options *o);
 int cmd_conv(const options *o);
 int cmd_bench_conv(const options *o);
 

@@ -104,8 +104,12 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-int cmd_bench_conv(const options *o)
+int cmd_bench_conv(const options *opts)
 {
+    options local = *opts;
+    const options *o = &local;
+    if (!local.iters)
+        local.iters = 30;
     pelk_diag d;
     model_api api = {0};
     ir_graph *g = NULL;

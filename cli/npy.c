@@ -27,59 +27,93 @@ int npy_parse_f32(npy_array *a, const char *buf, size_t len, const char *path, p
 int npy_parse_f32(npy_array *a, const char *buf, size_t len, const char *path, pelk_diag *d)
 {
     memset(a, 0, sizeof *a);
-    int rc = 0;
     size_t hlen = 0, start = 0;
-    if (len < 10 || memcmp(buf, "\x93NUMPY", 6)) {
-        rc = diag_set(d, "%s: not a .npy file", path);
-    } else if (buf[6] == 1) {
+    if (len < 10)
+        return diag_set(d, "%s: not a .npy file (only %zu bytes)", path, len);
+    if (memcmp(buf, "\x93NUMPY", 6))
+        return diag_set(d, "%s: not a .npy file (it does not start with \\x93NUMPY)", path);
+    int major = (unsigned char)buf[6], minor = (unsigned char)buf[7];
+    if (major == 1) {
         hlen = (unsigned char)buf[8] | (size_t)(unsigned char)buf[9] << 8;
         start = 10;
-    } else if ((buf[6] == 2 || buf[6] == 3) && len >= 12) {
+    } else if ((major == 2 || major == 3) && len >= 12) {
         hlen = (unsigned char)buf[8] | (size_t)(unsigned char)buf[9] << 8 |
                (size_t)(unsigned char)buf[10] << 16 | (size_t)(unsigned char)buf[11] << 24;
         start = 12;
+    } else if (major == 2 || major == 3) {
+        return diag_set(d, "%s: truncated .npy file (only %zu bytes)", path, len);
     } else {
-        rc = diag_set(d, "%s: unsupported .npy version %d", path, buf[6]);
+        return diag_set(d, "%s: unsupported .npy format version %d.%d (1.0 to 3.0 are read)",
+                        path, major, minor);
     }
-    if (!rc && (hlen > len - start))
-        rc = diag_set(d, "%s: truncated .npy header", path);
-    char *h = NULL;
-    if (!rc) {
-        h = xcalloc(hlen + 1, 1);
-        memcpy(h, buf + start, hlen);
-        const char *descr = dict_value(h, "'descr'");
-        const char *fo = dict_value(h, "'fortran_order'");
-        const char *shape = dict_value(h, "'shape'");
-        if (!descr || !fo || !shape || *shape != '(')
-            rc = diag_set(d, "%s: malformed .npy header", path);
-        else if (strncmp(descr, "'<f4'", 5))
-            rc = diag_set(d, "%s: dtype must be float32 ('<f4'), got %.8s", path, descr);
-        else if (strncmp(fo, "False", 5))
-            rc = diag_set(d, "%s: Fortran-order arrays are not supported", path);
-        const char *p = shape ? shape + 1 : NULL;
-        int64_t numel = 1;
-        while (!rc && p && *p != ')') {
-            char *end;
-            errno = 0;
-            long long v = strtoll(p, &end, 10);
-            if (end == p || v < 0 || errno || a->rank == 8) {
-                rc = diag_set(d, "%s: malformed shape in .npy header", path);
+    if (hlen > len - start)
+        return diag_set(d, "%s: the header length %zu runs past the end of the %zu-byte file "
+                           "(truncated?)",
+                        path, hlen, len);
+    char *h = xcalloc(hlen + 1, 1);
+    memcpy(h, buf + start, hlen);
+    int rc = 0;
+    const char *descr = dict_value(h, "'descr'");
+    const char *fo = dict_value(h, "'fortran_order'");
+    const char *shape = dict_value(h, "'shape'");
+    const char *missing = !descr ? "'descr'" : !fo ? "'fortran_order'" : !shape ? "'shape'" : NULL;
+    if (missing) {
+        rc = diag_set(d, "%s: malformed .npy header: no %s", path, missing);
+    } else if (strncmp(descr, "'<f4'", 5)) {
+        char got[24]; /* the dtype as written, quotes included, printable only */
+        size_t n = 0;
+        char quote = *descr == '\'' || *descr == '"' ? *descr : 0;
+        for (const char *c = descr; *c && n + 1 < sizeof got; c++) {
+            if (!quote && (*c == ',' || *c == '}'))
                 break;
-            }
-            a->shape[a->rank++] = v;
-            numel = v == 0 ? 0 : (numel > ((int64_t)1 << 40) / (v ? v : 1) ? -1 : numel * v);
-            p = end;
-            while (*p == ',' || *p == ' ')
-                p++;
+            got[n++] = (unsigned char)*c < 0x20 || *c == 0x7f ? '?' : *c;
+            if (quote && c > descr && *c == quote)
+                break;
         }
-        size_t data_at = start + hlen;
-        if (!rc && (numel < 0 || (uint64_t)numel * 4 != len - data_at))
-            rc = diag_set(d, "%s: %zu data bytes for the header's shape (truncated?)", path,
-                          len - data_at);
-        if (!rc) {
-            a->data = xcalloc((size_t)numel, sizeof(float));
-            memcpy(a->data, buf + data_at, (size_t)numel * 4);
+        got[n] = '\0';
+        rc = diag_set(d, "%s: dtype must be float32 ('<f4'), got %s", path, got);
+    } else if (strncmp(fo, "False", 5)) {
+        rc = diag_set(d, "%s: Fortran-order arrays are not supported (save a C-order array)",
+                      path);
+    } else if (*shape != '(') {
+        rc = diag_set(d, "%s: malformed .npy header: 'shape' is not a tuple", path);
+    }
+    const int64_t max = (int64_t)1 << 40;
+    const char *p = rc ? NULL : shape + 1;
+    int64_t numel = 1;
+    int huge = 0;
+    while (p && *p != ')') {
+        char *end;
+        errno = 0;
+        long long v = strtoll(p, &end, 10);
+        if (end == p || v < 0 || errno || a->rank == 8) {
+            rc = diag_set(d, "%s: malformed shape in the .npy header%s", path,
+                          a->rank == 8 ? " (more than 8 dimensions)" : "");
+            break;
         }
+        a->shape[a->rank++] = v;
+        if (v > max || (v && numel > max / v))
+            huge = 1; /* checked before multiplying: no overflow */
+        else
+            numel *= v;
+        p = end;
+        while (*p == ',' || *p == ' ')
+            p++;
+    }
+    if (!rc && huge && numel)
+        rc = diag_set(d, "%s: the header's shape has more than 2^40 elements", path);
+    size_t data_at = start + hlen;
+    if (!rc && (uint64_t)numel * 4 != len - data_at) {
+        char dims[200] = "";
+        for (int i = 0; i < a->rank; i++)
+            snprintf(dims + strlen(dims), sizeof dims - strlen(dims), i ? ", %lld" : "%lld",
+                     (long long)a->shape[i]);
+        rc = diag_set(d, "%s: %zu data bytes, but float32 [%s] needs %llu (truncated?)", path,
+                      len - data_at, dims, (unsigned long long)numel * 4);
+    }
+    if (!rc) {
+        a->data = xcalloc((size_t)numel, sizeof(float));
+        memcpy(a->data, buf + data_at, (size_t)numel * 4);
     }
     free(h);
     return rc;

@@ -30,6 +30,9 @@ static const char usage[] =
     "                                      [C,1,k'r,k'c], 'bias' [C], 'kpe' [C,K,K] with --kpe)\n"
     "  bench-conv --kernel K --grid G --channels C --size HxW [--batch N] [--threads T] [--iters N]\n"
     "                                      time one peripheral conv layer; last line median_ms: X\n"
+    "  bench SPEC [--batch N] [--threads T] [--iters N]\n"
+    "                                      compile with random weights and time the whole network;\n"
+    "                                      last line median_ms: X\n"
     "\n"
     "options:\n"
     "  -o, --output-file M.so   where compile writes the library\n"
@@ -41,7 +44,8 @@ static const char usage[] =
     "                           or '[9,8,4,2,1,1,1,1,1,2,4,8,9]' or '{rows: [...], cols: [...]}'\n"
     "  --kpe none|constant|border  positional embedding of `conv` (default none)\n"
     "  --threads T              threads to run on (default 1)\n"
-    "  --iters N                timed runs of bench-conv (default 30, after 3 warm-ups)\n"
+    "  --iters N                timed runs (bench-conv: default 30 after 3 warm-ups; bench:\n"
+    "                           default 10 after 2 warm-ups)\n"
     "  --march ARCH             target CPU for the generated code (default native; 'generic'\n"
     "                           leaves the compiler's default)\n"
     "  --cc CC                  C compiler for the C backend (default: $PELKC_CC or cc)\n"
@@ -164,7 +168,7 @@ static int parse_args(int argc, char **argv, options *o)
     o->batch = 1;
     o->seed = 1;
     o->threads = 1;
-    o->iters = 30;
+    o->iters = 0; /* each timing command has its own default */
     o->march = "native";
     o->cc = getenv("PELKC_CC");
     int pos = 0;
@@ -274,8 +278,7 @@ static int cmd_check(const options *o)
 
 /* ---- compile and emit: spec -> graph -> passes ---- */
 
-static ir_graph *load_graph(const options *o, model_spec *s, int need_weights, FILE *dump,
-                            pelk_diag *d)
+ir_graph *load_graph(const options *o, model_spec *s, int need_weights, FILE *dump, pelk_diag *d)
 {
     if (!o->path) {
         diag_set(d, "%s needs a SPEC file", o->cmd);
@@ -373,6 +376,8 @@ int main(int argc, char **argv)
         return cmd_conv(&o);
     if (!strcmp(o.cmd, "bench-conv"))
         return cmd_bench_conv(&o);
+    if (!strcmp(o.cmd, "bench"))
+        return cmd_bench(&o);
     if (!strcmp(o.cmd, "help")) {
         fputs(usage, stdout);
         return 0;

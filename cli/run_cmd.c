@@ -120,8 +120,10 @@ int cmd_run(const options *o)
         rc = diag_set(&d, "run failed: %s", api.last_error(m));
         goto done;
     }
-    printf("ran %s on batch %lld with %d thread%s in %.1f ms\n", api.name(), (long long)batch,
-           o->threads, o->threads > 1 ? "s" : "", (now_seconds() - t0) * 1e3);
+    printf("ran %s on batch %lld with %d thread%s in %.1f ms (one run; `pelkc bench` times "
+           "properly); peak_rss_mb: %.1f\n",
+           api.name(), (long long)batch, o->threads, o->threads > 1 ? "s" : "",
+           (now_seconds() - t0) * 1e3, peak_rss_mb());
     if (oh == 1 && ow == 1)
         print_top5(y, oc);
     if (o->output) {

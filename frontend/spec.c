@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <yaml.h>
 
 /* Limits that keep every derived size inside int arithmetic. */
@@ -22,6 +23,14 @@ typedef struct parse_ctx {
 static int err_at(parse_ctx *c, const yaml_node_t *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Messages are one line: a key or value quoted in one may hold any byte. */
+static void printable(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            *s = '?';
+}
+
 static int err_at(parse_ctx *c, const yaml_node_t *n, const char *fmt, ...)
 {
     char msg[768];
@@ -29,6 +38,7 @@ static int err_at(parse_ctx *c, const yaml_node_t *n, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    printable(msg);
     int line = n ? (int)n->start_mark.line + 1 : 1;
     int col = n ? (int)n->start_mark.column + 1 : 1;
     return diag_at(c->d, c->file, line, col, "%s", msg);
@@ -305,7 +315,7 @@ static int decimal_floor_mul(const char *text, int n)
 
 /* Feature-map sizes through the network; an error where a map would vanish. */
 static int derive_sizes(parse_ctx *c, model_spec *s, yaml_node_t *stem_node,
-                        yaml_node_t *stages_node)
+                        yaml_node_t *stages_node, yaml_node_t *mlp_node)
 {
     if (s->height < s->stem_kernel || s->width < s->stem_kernel)
         return err_at(c, stem_node,
@@ -334,6 +344,11 @@ static int derive_sizes(parse_ctx *c, model_spec *s, yaml_node_t *stem_node,
         st->hidden = decimal_floor_mul(s->mlp_ratio_text, st->dim);
         if (st->conv_channels > st->dim)
             st->conv_channels = st->dim;
+        if (st->hidden < 1) /* only an explicit mlp_ratio below 1 can do this */
+            return err_at(c, mlp_node,
+                          "mlp_ratio %s leaves stage %d (dim %d) no hidden channels: "
+                          "floor(mlp_ratio * dim) must be at least 1",
+                          s->mlp_ratio_text, i, st->dim);
     }
     return 0;
 }
@@ -381,6 +396,7 @@ static int get_spec(parse_ctx *c, yaml_node_t *root, model_spec *s)
     snprintf(s->partial_text, sizeof s->partial_text, "0.375");
     snprintf(s->mlp_ratio_text, sizeof s->mlp_ratio_text, "4");
     s->kpe = KPE_CONSTANT;
+    yaml_node_t *mlp_node = NULL;
     if (f[4].value) {
         field b[] = {{"partial"}, {"mlp_ratio"}, {"kpe"}};
         if (get_fields(c, f[4].value, "block", b, 3))
@@ -394,6 +410,7 @@ static int get_spec(parse_ctx *c, yaml_node_t *root, model_spec *s)
             snprintf(s->partial_text, sizeof s->partial_text, "%s", scalar(b[0].value));
         }
         if (b[1].value) {
+            mlp_node = b[1].value;
             if (get_number(c, b[1].value, "mlp_ratio", &s->mlp_ratio))
                 return -1;
             if (!(s->mlp_ratio > 0 && s->mlp_ratio <= 64))
@@ -431,20 +448,51 @@ static int get_spec(parse_ctx *c, yaml_node_t *root, model_spec *s)
         if (s->stages[i].dim > MAX_DIM / 64 && s->mlp_ratio * s->stages[i].dim > MAX_DIM)
             return err_at(c, item, "hidden width mlp_ratio*dim exceeds %d", MAX_DIM);
     }
-    return derive_sizes(c, s, f[2].value ? f[2].value : root, stages);
+    return derive_sizes(c, s, f[2].value ? f[2].value : root, stages, mlp_node);
 }
 
+static int syntax_error(parse_ctx *c, const yaml_parser_t *parser, const char *text, size_t len)
+{
+    const char *problem = parser->problem ? parser->problem : "unknown problem";
+    if (parser->error == YAML_READER_ERROR) {
+        /* the reader (bad bytes, bad UTF-8) gives a byte offset, not a mark */
+        int line = 1, col = 1;
+        for (size_t i = 0; i < parser->problem_offset && i < len; i++, col++)
+            if (text[i] == '\n')
+                line++, col = 0;
+        if (parser->problem_value >= 0)
+            return diag_at(c->d, c->file, line, col, "YAML syntax error: %s (value 0x%02X)",
+                           problem, (unsigned)parser->problem_value);
+        return diag_at(c->d, c->file, line, col, "YAML syntax error: %s", problem);
+    }
+    int line = (int)parser->problem_mark.line + 1, col = (int)parser->problem_mark.column + 1;
+    return diag_at(c->d, c->file, line, col, "YAML syntax error: %s%s%s", problem,
+                   parser->context ? " " : "", parser->context ? parser->context : "");
+}
+
+/* Load the one YAML document of text into doc; a second document is an error. */
 static int load_document(parse_ctx *c, yaml_parser_t *parser, yaml_document_t *doc,
                          const char *text, size_t len)
 {
     yaml_parser_set_input_string(parser, (const unsigned char *)text, len);
-    if (!yaml_parser_load(parser, doc)) {
-        int line = (int)parser->problem_mark.line + 1, col = (int)parser->problem_mark.column + 1;
-        return diag_at(c->d, c->file, line, col, "YAML syntax error: %s%s%s",
-                       parser->problem ? parser->problem : "unknown problem",
-                       parser->context ? " " : "", parser->context ? parser->context : "");
+    if (!yaml_parser_load(parser, doc))
+        return syntax_error(c, parser, text, len);
+    if (!yaml_document_get_root_node(doc))
+        return 0; /* empty input: the stream has ended */
+    yaml_document_t next;
+    int rc = 0;
+    if (!yaml_parser_load(parser, &next)) {
+        rc = syntax_error(c, parser, text, len);
+    } else {
+        if (yaml_document_get_root_node(&next))
+            rc = diag_at(c->d, c->file, (int)next.start_mark.line + 1,
+                         (int)next.start_mark.column + 1,
+                         "a second YAML document starts here; a spec is one document");
+        yaml_document_delete(&next);
     }
-    return 0;
+    if (rc)
+        yaml_document_delete(doc);
+    return rc;
 }
 
 int spec_parse(model_spec *s, const char *text, size_t len, const char *filename, pelk_diag *d)
@@ -472,6 +520,11 @@ int spec_parse(model_spec *s, const char *text, size_t len, const char *filename
 
 int spec_load(model_spec *s, const char *path, pelk_diag *d)
 {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        memset(s, 0, sizeof *s);
+        return diag_set(d, "%s: is a directory, not a spec file", path);
+    }
     size_t len;
     char *text = read_file(path, &len, d);
     if (!text) {

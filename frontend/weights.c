@@ -41,7 +41,7 @@ int bind_weights_file(ir_graph *g, const st_file *file, pelk_diag *d)
     for (int i = 0; i < g->n_consts && !rc; i++) {
         ir_const *c = &g->consts[i];
         int64_t want[4];
-        char ws[96], gs[96];
+        char ws[160], gs[160]; /* room for 8 dimensions of 2^40 */
         const_shape(c, want);
         format_shape(ws, sizeof ws, c->rank, want);
         const st_tensor *t = st_find(&f, c->name);
@@ -66,7 +66,7 @@ int bind_weights_file(ir_graph *g, const st_file *file, pelk_diag *d)
     }
     for (int i = 0; i < f.n && !rc; i++)
         if (ir_find_const(g, f.tensors[i].name) < 0) {
-            char gs[96];
+            char gs[160];
             format_shape(gs, sizeof gs, f.tensors[i].rank, f.tensors[i].shape);
             rc = diag_set(d, "%s: unexpected tensor '%s' %s: the spec has no such weight", path,
                           f.tensors[i].name, gs);
@@ -115,7 +115,7 @@ void bind_random_weights(ir_graph *g, uint64_t seed)
         else if (strstr(c->name, "conv.weight") && c->rank == 4 && c->shape[1] == 1)
             std = 1.0 / c->shape[2] / c->shape[3] * 2; /* compact grid weights */
         else if (c->rank >= 2)
-            std = 1.0 / sqrt((double)(n / c->shape[0])); /* fan-in scaled */
+            std = 1.0 / sqrt((double)(c->shape[0] ? n / c->shape[0] : 1)); /* fan-in scaled */
         free(c->data);
         c->data = xcalloc((size_t)n, sizeof(float));
         for (int64_t k = 0; k < n; k++)

@@ -64,30 +64,10 @@ static int run_command(char *const argv[], const char *errpath, int verbose, pel
     return diag_set(d, "the C compiler '%s' failed: %s", argv[0], first[0] ? first : "(no message)");
 }
 
-/* Copy src to dst through dst.partial and a rename, so dst is never half-written. */
-static int install_file(const char *src, const char *dst, pelk_diag *d)
-{
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.partial", dst);
-    size_t len;
-    char *data = read_file(src, &len, d);
-    if (!data)
-        return -1;
-    int rc = write_text(tmp, data, len, d);
-    free(data);
-    if (!rc && chmod(tmp, 0755))
-        rc = diag_set(d, "%s: chmod failed: %s", tmp, strerror(errno));
-    if (!rc && rename(tmp, dst))
-        rc = diag_set(d, "%s: cannot write: %s", dst, strerror(errno));
-    if (rc)
-        unlink(tmp);
-    return rc;
-}
-
 static void remove_dir(const char *dir)
 {
     char path[4096];
-    const char *names[] = {"model.c", "model.so", "weights.bin", "weights.S", "cc.log"};
+    const char *names[] = {"model.c", "weights.bin", "weights.S", "cc.log"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         unlink(path);
@@ -139,7 +119,8 @@ static int build_in(const char *dir, const ir_graph *g, const build_options *o,
     if (rc)
         return -1;
 
-    snprintf(so, sizeof so, "%s/model.so", dir);
+    /* the compiler writes next to the destination; a rename then publishes it whole */
+    snprintf(so, sizeof so, "%s.partial", so_path);
     snprintf(rt, sizeof rt, "%s/pelkc_runtime.c", dir);
     snprintf(errlog, sizeof errlog, "%s/cc.log", dir);
     char inc_dir[4200], inc_halide[600];
@@ -170,9 +151,11 @@ static int build_in(const char *dir, const ir_graph *g, const build_options *o,
     argv[a] = NULL;
     rc = run_command(argv, errlog, o->verbose, d);
     free(extra);
+    if (!rc && rename(so, so_path))
+        rc = diag_set(d, "%s: cannot write: %s", so_path, strerror(errno));
     if (rc)
-        return -1;
-    return install_file(so, so_path, d);
+        unlink(so);
+    return rc;
 }
 
 int target_vec(const char *march)

@@ -15,6 +15,28 @@ typedef struct emitter {
     FILE *out;
 } emitter;
 
+static int same_grid(const sharing_grid *a, const sharing_grid *b)
+{
+    return a->n == b->n && !memcmp(a->size, b->size, (size_t)a->n * sizeof *a->size);
+}
+
+/* The first box_gather op with the same kernel configuration as op i (grid,
+ * kernel, channels, map, kpe form): they share one specialised function. */
+static int box_gather_config(const ir_graph *g, int i)
+{
+    const ir_op *a = &g->ops[i];
+    const ir_value *va = &g->values[a->in[0]];
+    for (int j = 0; j < i; j++) {
+        const ir_op *b = &g->ops[j];
+        const ir_value *vb = &g->values[b->in[0]];
+        if (b->kind == OP_BOX_GATHER && b->g == a->g && b->kernel == a->kernel &&
+            b->kpe == a->kpe && vb->c == va->c && vb->h == va->h && vb->w == va->w &&
+            same_grid(&a->rows, &b->rows) && same_grid(&a->cols, &b->cols))
+            return j;
+    }
+    return i;
+}
+
 /* The C expression for a value's storage. */
 static void value_ref(emitter *e, int v, char *buf, size_t cap)
 {
@@ -69,7 +91,8 @@ static void emit_op(emitter *e, const ir_op *op, int index)
                 in->c, in->h, in->w, op->g, op->kernel, c0, c1, c2);
         break;
     case OP_BOX_GATHER:
-        fprintf(e->out, "    op%d_box_gather(%s, %s, %s, %s, %s, scratch, nthreads);\n", index, x, y,
+        fprintf(e->out, "    op%d_box_gather(%s, %s, %s, %s, %s, scratch, nthreads);\n",
+                box_gather_config(g, index), x, y,
                 c0, c1, c2);
         break;
     case OP_POINTWISE:
@@ -128,7 +151,7 @@ int c_emit(const ir_graph *g, const build_options *o, FILE *out, pelk_diag *d)
                  "__attribute__((visibility(\"hidden\"), aligned(64)));\n");
     fprintf(out, "#define W(offset) ((const float *)(pelkc_weights + (offset)))\n\n");
     for (int i = 0; i < g->n_ops; i++)
-        if (g->ops[i].kind == OP_BOX_GATHER)
+        if (g->ops[i].kind == OP_BOX_GATHER && box_gather_config(g, i) == i)
             emit_box_gather_fn(out, g, &g->ops[i], i, vec);
     fprintf(out, "static void run_image(const float *input, float *output, float *arena,\n"
                  "                      float *scratch, int nthreads)\n{\n"

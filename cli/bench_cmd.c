@@ -1,0 +1,114 @@
+/* pelkc bench: compile a spec with random weights into a temporary .so, run
+ * it on a random batch (warm-ups, then timed runs) and report the median, the
+ * throughput, the multiply-add rate actually achieved and the peak memory. */
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+double peak_rss_mb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024.0; /* Linux reports KiB */
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int cmd_bench(const options *opts)
+{
+    options o = *opts;
+    if (!o.iters)
+        o.iters = 10;
+    if (o.weights)
+        return die("bench uses random weights; compile and run a model to use real ones");
+    o.random_weights = 1;
+    pelk_diag d;
+    model_spec s;
+    double t0 = now_seconds();
+    ir_graph *g = load_graph(&o, &s, 1, NULL, &d);
+    if (!g) {
+        spec_free(&s);
+        return die(d.msg);
+    }
+    int64_t macs = 0;
+    for (int i = 0; i < g->n_ops; i++)
+        macs += ir_op_macs(g, &g->ops[i]);
+    char so[] = "/tmp/pelkc-bench-XXXXXX";
+    int fd = mkstemp(so), rc = 0;
+    model_api api = {0};
+    build_options bo = make_build_options(&o);
+    if (fd < 0)
+        rc = diag_set(&d, "cannot create a temporary file in /tmp");
+    else
+        close(fd);
+    if (!rc)
+        rc = c_build_so(g, &bo, so, &d);
+    if (!rc)
+        rc = load_model_api(&api, so, &d);
+    if (fd >= 0 && !o.keep_temps)
+        unlink(so);
+    double t_build = now_seconds() - t0;
+    int n_ops = g->n_ops;
+    ir_free(g);
+
+    pelkc_model *m = NULL;
+    float *x = NULL, *y = NULL;
+    double *times = xcalloc((size_t)o.iters, sizeof *times);
+    int32_t c, h, w, oc, oh, ow;
+    if (!rc && (api.create(&m) != PELKC_OK || api.set_threads(m, o.threads) != PELKC_OK))
+        rc = diag_set(&d, "cannot create the model");
+    if (!rc) {
+        api.input_shape(m, &c, &h, &w);
+        api.output_shape(m, &oc, &oh, &ow);
+        int64_t n = (int64_t)o.batch * c * h * w;
+        x = xcalloc((size_t)n, sizeof *x);
+        y = xcalloc((size_t)o.batch * oc * oh * ow, sizeof *y);
+        fill_random(x, n, o.seed);
+    }
+    for (int i = 0; !rc && i < 2 + o.iters; i++) { /* 2 warm-ups, then the timed runs */
+        double t1 = now_seconds();
+        if (api.run_f32(m, x, o.batch, y) != PELKC_OK)
+            rc = diag_set(&d, "run failed: %s", api.last_error(m));
+        if (i >= 2)
+            times[i - 2] = now_seconds() - t1;
+    }
+    if (!rc) {
+        qsort(times, (size_t)o.iters, sizeof *times, cmp_double);
+        double med = o.iters % 2 ? times[o.iters / 2]
+                                 : (times[o.iters / 2 - 1] + times[o.iters / 2]) / 2;
+        int64_t ws = 0;
+        pelkc_status (*workspace)(const pelkc_model *, int64_t *) =
+            (pelkc_status(*)(const pelkc_model *, int64_t *))dlsym(api.so, "pelkc_workspace_bytes");
+        if (workspace)
+            workspace(m, &ws);
+        printf("model: %s, %d ops, periph %s; built in %.2f s by %s -O3%s%s -fopenmp (C backend)\n",
+               s.name, n_ops, o.periph_dense ? "dense" : "lowered", t_build, o.cc ? o.cc : "cc",
+               bo.march ? " -march=" : "", bo.march ? bo.march : "");
+        printf("batch %d, threads %d, %d runs after 2 warm-ups: min %.2f ms, max %.2f ms\n",
+               o.batch, o.threads, o.iters, times[0] * 1e3, times[o.iters - 1] * 1e3);
+        printf("images/s: %.2f\n", o.batch / med);
+        printf("multiply-adds executed per image: %.3f G; rate %.1f G multiply-adds/s "
+               "(%.1f GFLOP/s)\n",
+               macs / 1e9, macs * (double)o.batch / med / 1e9, 2 * macs * (double)o.batch / med / 1e9);
+        printf("workspace: %.1f MB (activations and scratch); peak_rss_mb: %.1f\n", ws / 1e6,
+               peak_rss_mb());
+        printf("median_ms: %.3f\n", med * 1e3);
+    }
+    free(times);
+    free(x);
+    free(y);
+    if (m)
+        api.free(m);
+    if (api.so)
+        dlclose(api.so);
+    spec_free(&s);
+    return rc ? die(d.msg) : 0;
+}
