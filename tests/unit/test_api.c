@@ -110,6 +110,11 @@ static void test_model(api *a)
     }
     CHECK(a->run_f32(m, x, N, y2) == PELKC_OK);
     CHECK(!memcmp(y, y2, N * (size_t)k * sizeof *y));
+    /* across thread counts too: every output is summed by one thread in a fixed order */
+    CHECK(a->set_threads(m, 1) == PELKC_OK);
+    CHECK(a->run_f32(m, x, N, y2) == PELKC_OK);
+    CHECK(!memcmp(y, y2, N * (size_t)k * sizeof *y));
+    CHECK(a->set_threads(m, 2) == PELKC_OK);
 
     /* halide_buffer_t, dense */
     halide_dimension_t din[4] = {{0, w, 1, 0}, {0, h, w, 0}, {0, c, h * w, 0}, {0, N, (int32_t)image, 0}};
