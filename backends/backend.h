@@ -14,6 +14,7 @@ typedef struct build_options {
     const char *cflags;   /* extra flags, appended */
     const char *march;    /* -march= value; NULL for the compiler's default target */
     int vec;              /* floats per vector in specialised kernels (8 or 16) */
+    const char *prefix;   /* NULL, or a C identifier prefixed to every exported symbol */
     int keep_temps;       /* leave the build directory in place and say where */
     int verbose;          /* echo the compiler command */
 } build_options;

@@ -52,7 +52,7 @@ int cmd_bench(const options *opts)
     if (!rc)
         rc = c_build_so(g, &bo, so, &d);
     if (!rc)
-        rc = load_model_api(&api, so, &d);
+        rc = load_model_api(&api, so, o.prefix, &d);
     if (fd >= 0 && !o.keep_temps)
         unlink(so);
     double t_build = now_seconds() - t0;
@@ -63,7 +63,7 @@ int cmd_bench(const options *opts)
     float *x = NULL, *y = NULL;
     double *times = xcalloc((size_t)o.iters, sizeof *times);
     int32_t c, h, w, oc, oh, ow;
-    if (!rc && (api.create(&m) != PELKC_OK || api.set_threads(m, o.threads) != PELKC_OK))
+    if (!rc && (api_create(&api, &m) != PELKC_OK || api.set_threads(m, o.threads) != PELKC_OK))
         rc = diag_set(&d, "cannot create the model");
     if (!rc) {
         api.input_shape(m, &c, &h, &w);

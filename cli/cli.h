@@ -12,7 +12,7 @@
 
 typedef struct options {
     const char *cmd, *sub, *path;
-    const char *weights, *out, *input, *output, *cc, *march, *grid, *kpe;
+    const char *weights, *out, *input, *output, *cc, *march, *grid, *kpe, *prefix;
     int random_weights, print_after_all, keep_temps, verbose, periph_dense;
     uint64_t seed;
     int batch, threads, iters, kernel, channels, height, width;
@@ -26,7 +26,7 @@ pass_options make_pass_options(const options *o);
 /* A compiled model loaded with dlopen: its API by name. */
 typedef struct model_api {
     void *so;
-    pelkc_status (*create)(pelkc_model **);
+    pelkc_status (*create_abi)(int32_t, pelkc_model **);
     void (*free)(pelkc_model *);
     pelkc_status (*input_shape)(const pelkc_model *, int32_t *, int32_t *, int32_t *);
     pelkc_status (*output_shape)(const pelkc_model *, int32_t *, int32_t *, int32_t *);
@@ -36,7 +36,10 @@ typedef struct model_api {
     const char *(*name)(void);
 } model_api;
 
-int load_model_api(model_api *api, const char *path, pelk_diag *d);
+/* prefix: the --prefix the .so was compiled with (NULL for none). */
+int load_model_api(model_api *api, const char *path, const char *prefix, pelk_diag *d);
+/* Create through the ABI-checked entry point. */
+pelkc_status api_create(const model_api *api, pelkc_model **m);
 void fill_random(float *x, int64_t n, uint64_t seed);
 
 /* Spec -> graph with weights (or without, unless need_weights) -> passes. */

@@ -51,7 +51,7 @@ static int build_conv(const options *o, int random, model_api *api, ir_graph **o
     if (!rc)
         rc = c_build_so(g, &bo, so, d);
     if (!rc)
-        rc = load_model_api(api, so, d);
+        rc = load_model_api(api, so, o->prefix, d);
     if (fd >= 0 && !o->keep_temps)
         unlink(so);
     else if (fd >= 0)
@@ -79,7 +79,7 @@ int cmd_conv(const options *o)
                 x.shape[3] != o->width || x.shape[0] < 1 || x.shape[0] > 65536))
         rc = diag_set(&d, "%s: input must be [N, %d, %d, %d]", o->input, o->channels, o->height,
                       o->width);
-    if (!rc && (api.create(&m) != PELKC_OK || api.set_threads(m, o->threads) != PELKC_OK))
+    if (!rc && (api_create(&api, &m) != PELKC_OK || api.set_threads(m, o->threads) != PELKC_OK))
         rc = diag_set(&d, "cannot create the conv model");
     if (!rc) {
         int64_t n = x.shape[0] * o->channels * (int64_t)o->height * o->width;
@@ -127,7 +127,7 @@ int cmd_bench_conv(const options *opts)
     char *ir = ir_op_text(g, &g->ops[0]);
     pelkc_model *m = NULL;
     int rc = 0;
-    if (api.create(&m) != PELKC_OK || api.set_threads(m, o->threads) != PELKC_OK)
+    if (api_create(&api, &m) != PELKC_OK || api.set_threads(m, o->threads) != PELKC_OK)
         rc = diag_set(&d, "cannot create the conv model");
     int64_t n = (int64_t)o->batch * o->channels * o->height * o->width;
     float *x = xcalloc((size_t)n, sizeof *x), *y = xcalloc((size_t)n, sizeof *y);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* Find 'key': in the header dict and return a pointer just past the colon. */
 static const char *dict_value(const char *h, const char *key)
@@ -122,6 +123,9 @@ int npy_parse_f32(npy_array *a, const char *buf, size_t len, const char *path, p
 int npy_load_f32(npy_array *a, const char *path, pelk_diag *d)
 {
     memset(a, 0, sizeof *a);
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return diag_set(d, "%s: is a directory, not a .npy file", path);
     size_t len;
     char *buf = read_file(path, &len, d);
     if (!buf)

@@ -9,10 +9,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "../common/version.h"
 #include "../frontend/build_graph.h"
 #include "cli.h"
-
-#define PELKC_VERSION "0.2.0"
 
 static const char usage[] =
     "usage: pelkc COMMAND [ARGS]\n"
@@ -48,6 +47,8 @@ static const char usage[] =
     "                           default 10 after 2 warm-ups)\n"
     "  --march ARCH             target CPU for the generated code (default native; 'generic'\n"
     "                           leaves the compiler's default)\n"
+    "  --prefix P               name the .so's exported symbols P<name> (compile), or load\n"
+    "                           such a .so (run); see runtime/pelkc_model.h\n"
     "  --cc CC                  C compiler for the C backend (default: $PELKC_CC or cc)\n"
     "  --keep-temps             keep the build directory and print its path\n"
     "  -v, --verbose            print the compiler command line\n"
@@ -71,7 +72,8 @@ double now_seconds(void)
 
 build_options make_build_options(const options *o)
 {
-    build_options bo = {.cc = o->cc, .keep_temps = o->keep_temps, .verbose = o->verbose};
+    build_options bo = {.cc = o->cc, .keep_temps = o->keep_temps, .verbose = o->verbose,
+                        .prefix = o->prefix};
     bo.march = strcmp(o->march, "generic") ? o->march : NULL;
     bo.vec = target_vec(bo.march);
     return bo;
@@ -117,6 +119,15 @@ static int set_option(options *o, const char *a, const char *v)
         o->grid = v;
     else if (!strcmp(a, "--kpe"))
         o->kpe = v;
+    else if (!strcmp(a, "--prefix")) {
+        for (const char *c = v; *c; c++)
+            if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || *c == '_' ||
+                  (c > v && *c >= '0' && *c <= '9'))) {
+                fprintf(stderr, "pelkc: --prefix must be a C identifier, got '%s'\n", v);
+                return -1;
+            }
+        o->prefix = v;
+    }
     else if (!strcmp(a, "--random-weights") || !strcmp(a, "--seed")) {
         char *end;
         errno = 0;
@@ -193,7 +204,7 @@ static int parse_args(int argc, char **argv, options *o)
                     "--weights", "-o",      "--output-file", "--input",  "--output", "--cc",
                     "--march",   "--grid",  "--kpe",         "--seed",   "--periph", "--size",
                     "--batch",   "--threads", "--iters",     "--kernel", "--channels",
-                    "--random-weights"};
+                    "--random-weights", "--prefix"};
                 int known = 0;
                 for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
                     known |= !strcmp(a, valued[k]);

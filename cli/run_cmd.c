@@ -6,7 +6,12 @@
 #include "cli.h"
 #include "npy.h"
 
-int load_model_api(model_api *api, const char *path, pelk_diag *d)
+pelkc_status api_create(const model_api *api, pelkc_model **m)
+{
+    return api->create_abi(PELKC_API_VERSION, m);
+}
+
+int load_model_api(model_api *api, const char *path, const char *prefix, pelk_diag *d)
 {
     char buf[4096];
     /* dlopen searches the library path for names without a slash */
@@ -18,7 +23,7 @@ int load_model_api(model_api *api, const char *path, pelk_diag *d)
         void **slot;
         const char *name;
     } syms[] = {
-        {(void **)&api->create, "pelkc_create"},
+        {(void **)&api->create_abi, "pelkc_create_abi"},
         {(void **)&api->free, "pelkc_free"},
         {(void **)&api->input_shape, "pelkc_input_shape"},
         {(void **)&api->output_shape, "pelkc_output_shape"},
@@ -28,9 +33,12 @@ int load_model_api(model_api *api, const char *path, pelk_diag *d)
         {(void **)&api->name, "pelkc_model_name"},
     };
     for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
-        *syms[i].slot = dlsym(api->so, syms[i].name);
+        char name[160];
+        snprintf(name, sizeof name, "%s%s", prefix ? prefix : "", syms[i].name);
+        *syms[i].slot = dlsym(api->so, name);
         if (!*syms[i].slot)
-            return diag_set(d, "%s is not a pelkc model: no symbol %s", path, syms[i].name);
+            return diag_set(d, "%s is not a pelkc model%s: no symbol %s", path,
+                            prefix ? " with that --prefix" : "", name);
     }
     return 0;
 }
@@ -70,7 +78,7 @@ int cmd_run(const options *o)
     if (!o->path)
         return die("run needs a compiled model M.so");
     model_api api = {0};
-    if (load_model_api(&api, o->path, &d)) {
+    if (load_model_api(&api, o->path, o->prefix, &d)) {
         if (api.so)
             dlclose(api.so);
         return die(d.msg);
@@ -80,7 +88,7 @@ int cmd_run(const options *o)
     float *y = NULL;
     int rc = 0;
     int32_t c, h, w, oc, oh, ow;
-    if (api.create(&m) != PELKC_OK) {
+    if (api_create(&api, &m) != PELKC_OK) {
         rc = diag_set(&d, "cannot create the model (out of memory?)");
         goto done;
     }

@@ -84,8 +84,10 @@ static int get_number(parse_ctx *c, const yaml_node_t *n, const char *what, doub
     const char *s = scalar(n);
     char *end;
     double v = strtod(s, &end);
-    if (end == s || *end != '\0' || !isfinite(v))
+    if (end == s || *end != '\0')
         return err_at(c, n, "%s must be a number, got '%s'", what, s);
+    if (!isfinite(v))
+        return err_at(c, n, "%s must be a finite number, got '%s'", what, s);
     *out = v;
     return 0;
 }

@@ -23,7 +23,31 @@
 extern "C" {
 #endif
 
-#define PELKC_API_VERSION 1
+/* The ABI: bumped whenever a signature, a struct or a meaning below changes.
+ * pelkc_create checks that the caller was built against the same one. */
+#define PELKC_API_VERSION 2
+
+/* `pelkc compile --prefix P` names every exported symbol P<name> so that
+ * several models can be linked into one program; define PELKC_PREFIX to P
+ * before including this header to call such a model by the plain names. */
+#ifdef PELKC_PREFIX
+#define PELKC_CAT2(a, b) a##b
+#define PELKC_CAT(a, b) PELKC_CAT2(a, b)
+#define pelkc_api_version PELKC_CAT(PELKC_PREFIX, pelkc_api_version)
+#define pelkc_built_by PELKC_CAT(PELKC_PREFIX, pelkc_built_by)
+#define pelkc_model_name PELKC_CAT(PELKC_PREFIX, pelkc_model_name)
+#define pelkc_create_abi PELKC_CAT(PELKC_PREFIX, pelkc_create_abi)
+#define pelkc_free PELKC_CAT(PELKC_PREFIX, pelkc_free)
+#define pelkc_input_shape PELKC_CAT(PELKC_PREFIX, pelkc_input_shape)
+#define pelkc_output_shape PELKC_CAT(PELKC_PREFIX, pelkc_output_shape)
+#define pelkc_set_threads PELKC_CAT(PELKC_PREFIX, pelkc_set_threads)
+#define pelkc_threads PELKC_CAT(PELKC_PREFIX, pelkc_threads)
+#define pelkc_workspace_bytes PELKC_CAT(PELKC_PREFIX, pelkc_workspace_bytes)
+#define pelkc_run PELKC_CAT(PELKC_PREFIX, pelkc_run)
+#define pelkc_run_f32 PELKC_CAT(PELKC_PREFIX, pelkc_run_f32)
+#define pelkc_last_error PELKC_CAT(PELKC_PREFIX, pelkc_last_error)
+#define pelkc_status_string PELKC_CAT(PELKC_PREFIX, pelkc_status_string)
+#endif
 
 typedef enum pelkc_status {
     PELKC_OK = 0,
@@ -31,18 +55,24 @@ typedef enum pelkc_status {
     PELKC_ERR_SHAPE = 2,  /* a tensor's shape does not match the model */
     PELKC_ERR_TYPE = 3,   /* a tensor is not float32, or lives only on a device */
     PELKC_ERR_NOMEM = 4,  /* an allocation failed */
-    PELKC_ERR_ARG = 5     /* another invalid argument (e.g. batch < 1) */
+    PELKC_ERR_ARG = 5,    /* another invalid argument (e.g. batch < 1) */
+    PELKC_ERR_ABI = 6     /* the caller was built against another PELKC_API_VERSION */
 } pelkc_status;
 
 typedef struct pelkc_model pelkc_model;
 
-/* Version of this API the .so implements (PELKC_API_VERSION). */
+/* Version of this API the .so implements (PELKC_API_VERSION), and the pelkc
+ * that built it ("pelkc 0.2.0"). */
 int pelkc_api_version(void);
+const char *pelkc_built_by(void);
 /* The spec's name, e.g. "pelk_t". */
 const char *pelkc_model_name(void);
 
-/* Create a model from the embedded weights; *out is NULL on failure. */
-pelkc_status pelkc_create(pelkc_model **out);
+/* Create a model from the embedded weights; *out is NULL on failure, and
+ * PELKC_ERR_ABI if abi_version is not the .so's. Call it as pelkc_create(&m);
+ * through dlsym, look up "pelkc_create_abi" and pass PELKC_API_VERSION. */
+pelkc_status pelkc_create_abi(int32_t abi_version, pelkc_model **out);
+#define pelkc_create(out) pelkc_create_abi(PELKC_API_VERSION, (out))
 void pelkc_free(pelkc_model *m);
 
 /* Per-image input and output shapes (channels, height, width). A classifier's

@@ -55,13 +55,20 @@ static pelkc_status fail(pelkc_model *m, pelkc_status s, const char *fmt, ...)
 
 PELKC_EXPORT int pelkc_api_version(void) { return PELKC_API_VERSION; }
 
+#ifndef PELKC_BUILT_BY
+#define PELKC_BUILT_BY "pelkc"
+#endif
+PELKC_EXPORT const char *pelkc_built_by(void) { return PELKC_BUILT_BY; }
+
 PELKC_EXPORT const char *pelkc_model_name(void) { return pelkc_desc.name; }
 
-PELKC_EXPORT pelkc_status pelkc_create(pelkc_model **out)
+PELKC_EXPORT pelkc_status pelkc_create_abi(int32_t abi_version, pelkc_model **out)
 {
     if (!out)
         return PELKC_ERR_NULL;
     *out = NULL;
+    if (abi_version != PELKC_API_VERSION)
+        return PELKC_ERR_ABI;
     pelkc_model *m = calloc(1, sizeof *m);
     if (!m)
         return PELKC_ERR_NOMEM;
@@ -273,6 +280,7 @@ PELKC_EXPORT const char *pelkc_status_string(pelkc_status s)
     case PELKC_ERR_TYPE: return "a tensor is not float32 or has no host memory";
     case PELKC_ERR_NOMEM: return "out of memory";
     case PELKC_ERR_ARG: return "invalid argument";
+    case PELKC_ERR_ABI: return "the caller was built against another pelkc API version";
     }
     return "unknown status";
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../../common/embedded.h"
+#include "../../common/version.h"
 #include "../backend.h"
 
 extern char **environ;
@@ -132,6 +133,13 @@ static int build_in(const char *dir, const ir_graph *g, const build_options *o,
     char *opts[] = {"-std=gnu11", "-O3", "-fPIC", "-shared", "-fvisibility=hidden", "-fopenmp", "-w"};
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
         argv[a++] = opts[i];
+    char built_by[64], prefix[200];
+    snprintf(built_by, sizeof built_by, "-DPELKC_BUILT_BY=\"pelkc %s\"", PELKC_VERSION);
+    argv[a++] = built_by;
+    if (o->prefix) {
+        snprintf(prefix, sizeof prefix, "-DPELKC_PREFIX=%s", o->prefix);
+        argv[a++] = prefix;
+    }
     char march[128];
     if (o->march) {
         snprintf(march, sizeof march, "-march=%s", o->march);

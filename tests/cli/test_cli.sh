@@ -70,6 +70,21 @@ if "$PELKC" run "$T/m.so" --input "$T/good.npy" --output "$T/y.npy" >/dev/null &
    /usr/bin/python3 -c "import numpy as np; y = np.load('$T/y.npy'); assert y.shape == (2, 10) and y.dtype == np.float32, y.shape"; then
     ok; else bad "run with a good input"; fi
 
+# reproducible builds: the same spec and weights give byte-identical C and .so
+"$PELKC" compile "$SPEC" --random-weights 7 -o "$T/r1.so" >/dev/null &&
+"$PELKC" compile "$SPEC" --random-weights 7 -o "$T/r2.so" >/dev/null &&
+cmp -s "$T/r1.so" "$T/r2.so" && ok || bad "two compiles of the same input differ"
+"$PELKC" emit c "$SPEC" >"$T/c1" && "$PELKC" emit c "$SPEC" >"$T/c2" && cmp -s "$T/c1" "$T/c2" &&
+    ok || bad "two emits of the same spec differ"
+
+# --prefix renames every exported symbol, and run finds them with the same flag
+if "$PELKC" compile "$SPEC" --random-weights 1 --prefix mynet_ -o "$T/p.so" >/dev/null; then ok; else bad "compile --prefix"; fi
+if nm -D --defined-only "$T/p.so" | grep -q " mynet_pelkc_run_f32$" &&
+   ! nm -D --defined-only "$T/p.so" | grep -q " pelkc_"; then ok; else bad "prefixed symbols"; fi
+"$PELKC" run "$T/p.so" --prefix mynet_ >/dev/null && ok || bad "run --prefix"
+expect_fail "with that --prefix: no symbol other_pelkc_create_abi" "" "$PELKC" run "$T/p.so" --prefix other_
+expect_fail "--prefix must be a C identifier" "" "$PELKC" compile "$SPEC" --prefix "1-bad" -o "$T/q.so"
+
 # help and version succeed and name every command
 "$PELKC" --help >"$T/help" 2>&1 && ok || bad "--help exit code"
 for cmd in check compile run "emit ir" "emit c" --print-after-all --random-weights --weights; do

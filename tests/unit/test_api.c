@@ -12,7 +12,8 @@
 
 typedef struct api {
     void *so;
-    pelkc_status (*create)(pelkc_model **);
+    pelkc_status (*create_abi)(int32_t, pelkc_model **);
+    const char *(*built_by)(void);
     void (*destroy)(pelkc_model *);
     pelkc_status (*input_shape)(const pelkc_model *, int32_t *, int32_t *, int32_t *);
     pelkc_status (*output_shape)(const pelkc_model *, int32_t *, int32_t *, int32_t *);
@@ -31,7 +32,8 @@ static int load(api *a, const char *path)
         fprintf(stderr, "%s\n", dlerror());
         return -1;
     }
-    *(void **)&a->create = dlsym(a->so, "pelkc_create");
+    *(void **)&a->create_abi = dlsym(a->so, "pelkc_create_abi");
+    *(void **)&a->built_by = dlsym(a->so, "pelkc_built_by");
     *(void **)&a->destroy = dlsym(a->so, "pelkc_free");
     *(void **)&a->input_shape = dlsym(a->so, "pelkc_input_shape");
     *(void **)&a->output_shape = dlsym(a->so, "pelkc_output_shape");
@@ -41,7 +43,7 @@ static int load(api *a, const char *path)
     *(void **)&a->run_f32 = dlsym(a->so, "pelkc_run_f32");
     *(void **)&a->last_error = dlsym(a->so, "pelkc_last_error");
     *(void **)&a->version = dlsym(a->so, "pelkc_api_version");
-    return a->create && a->set_threads && a->destroy && a->input_shape && a->output_shape && a->workspace &&
+    return a->create_abi && a->built_by && a->set_threads && a->destroy && a->input_shape && a->output_shape && a->workspace &&
                    a->run && a->run_f32 && a->last_error && a->version
                ? 0
                : -1;
@@ -72,8 +74,10 @@ static void test_model(api *a)
 {
     pelkc_model *m = NULL;
     CHECK(a->version() == PELKC_API_VERSION);
-    CHECK(a->create(NULL) == PELKC_ERR_NULL);
-    CHECK(a->create(&m) == PELKC_OK && m);
+    CHECK(a->create_abi(PELKC_API_VERSION, NULL) == PELKC_ERR_NULL);
+    CHECK(a->create_abi(PELKC_API_VERSION + 1, &m) == PELKC_ERR_ABI && m == NULL);
+    CHECK(!strncmp(a->built_by(), "pelkc ", 6));
+    CHECK(a->create_abi(PELKC_API_VERSION, &m) == PELKC_OK && m);
     int32_t c, h, w, k, kh, kw;
     int64_t ws;
     CHECK(a->input_shape(NULL, &c, &h, &w) == PELKC_ERR_NULL);
@@ -196,7 +200,8 @@ int main(int argc, char **argv)
     /* two models in one process keep their own weights and shapes */
     pelkc_model *ma, *mb;
     int32_t ka, kb, ca, ha, wa, cb, hb, wb;
-    CHECK(a.create(&ma) == PELKC_OK && b.create(&mb) == PELKC_OK);
+    CHECK(a.create_abi(PELKC_API_VERSION, &ma) == PELKC_OK &&
+          b.create_abi(PELKC_API_VERSION, &mb) == PELKC_OK);
     int32_t one;
     a.output_shape(ma, &ka, &one, &one);
     b.output_shape(mb, &kb, &one, &one);
@@ -214,7 +219,7 @@ int main(int argc, char **argv)
     CHECK(!memcmp(ya, ya2, (size_t)ka * sizeof *ya));
     /* a second instance of the same .so gives the same answer */
     pelkc_model *ma2;
-    CHECK(a.create(&ma2) == PELKC_OK);
+    CHECK(a.create_abi(PELKC_API_VERSION, &ma2) == PELKC_OK);
     CHECK(a.run_f32(ma2, xa, 1, ya2) == PELKC_OK);
     CHECK(!memcmp(ya, ya2, (size_t)ka * sizeof *ya));
     a.destroy(ma), a.destroy(ma2), b.destroy(mb);
