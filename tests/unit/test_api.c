@@ -5,6 +5,7 @@
  * Numerical correctness itself is checked against the float64 reference
  * elsewhere (tests/ref). */
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "../../runtime/pelkc_model.h"
@@ -183,6 +184,55 @@ static void test_model(api *a)
     free(x), free(y), free(y1), free(y2), free(xl), free(yt);
 }
 
+/* One model instance run by one thread: for the concurrency check. */
+typedef struct job {
+    api *a;
+    pelkc_model *m;
+    const float *x;
+    float *y;
+    int batch;
+    pelkc_status status;
+} job;
+
+static void *run_job(void *arg)
+{
+    job *j = arg;
+    for (int rep = 0; rep < 5 && j->status == PELKC_OK; rep++)
+        j->status = j->a->run_f32(j->m, j->x, j->batch, j->y);
+    return NULL;
+}
+
+/* Two instances of one model, run from two threads at once, give the same
+ * bits as one run alone. */
+static void test_concurrent(api *a)
+{
+    pelkc_model *m1, *m2;
+    int32_t c, h, w, k, kh, kw;
+    CHECK(a->create_abi(PELKC_API_VERSION, &m1) == PELKC_OK);
+    CHECK(a->create_abi(PELKC_API_VERSION, &m2) == PELKC_OK);
+    a->input_shape(m1, &c, &h, &w);
+    a->output_shape(m1, &k, &kh, &kw);
+    a->set_threads(m1, 2);
+    a->set_threads(m2, 2);
+    enum { N = 2 };
+    size_t nx = N * (size_t)c * h * w, ny = N * (size_t)k;
+    float *x = malloc(nx * sizeof *x), *want = malloc(ny * sizeof *want);
+    float *y1 = malloc(ny * sizeof *y1), *y2 = malloc(ny * sizeof *y2);
+    fill(x, nx, 99);
+    CHECK(a->run_f32(m1, x, N, want) == PELKC_OK);
+    job j1 = {a, m1, x, y1, N, PELKC_OK}, j2 = {a, m2, x, y2, N, PELKC_OK};
+    pthread_t t1, t2;
+    pthread_create(&t1, NULL, run_job, &j1);
+    pthread_create(&t2, NULL, run_job, &j2);
+    pthread_join(t1, NULL);
+    pthread_join(t2, NULL);
+    CHECK(j1.status == PELKC_OK && j2.status == PELKC_OK);
+    CHECK(!memcmp(y1, want, ny * sizeof *y1) && !memcmp(y2, want, ny * sizeof *y2));
+    a->destroy(m1);
+    a->destroy(m2);
+    free(x), free(want), free(y1), free(y2);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -196,6 +246,7 @@ int main(int argc, char **argv)
     }
     test_model(&a);
     test_model(&b);
+    test_concurrent(&a);
 
     /* two models in one process keep their own weights and shapes */
     pelkc_model *ma, *mb;
