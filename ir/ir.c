@@ -492,12 +492,14 @@ int ir_defining_op(const ir_graph *g, int v)
 
 int ir_clone_const(ir_graph *g, int src, const char *name)
 {
-    int id = ir_add_const(g, name, g->consts[src].rank, g->consts[src].shape);
-    const ir_const *s = &g->consts[src];
-    if (s->data) {
-        size_t n = (size_t)ir_const_numel(s);
+    ir_const s = g->consts[src]; /* a copy: adding a constant may move the array */
+    int shape[4];
+    memcpy(shape, s.shape, sizeof shape);
+    int id = ir_add_const(g, name, s.rank, shape);
+    if (s.data) {
+        size_t n = (size_t)ir_const_numel(&s);
         g->consts[id].data = xcalloc(n, sizeof(float));
-        memcpy(g->consts[id].data, s->data, n * sizeof(float));
+        memcpy(g->consts[id].data, s.data, n * sizeof(float));
     }
     return id;
 }

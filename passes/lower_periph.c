@@ -42,16 +42,15 @@ static void to_dense(ir_graph *g, ir_op *op)
 /* periph_conv -> row_boxes, region_gather, col_boxes (the explicit form). */
 static void to_boxes(ir_graph *g, int i)
 {
-    ir_op op = g->ops[i]; /* a copy: inserting ops moves the array */
-    const ir_value *x = &g->values[op.in[0]];
+    ir_op op = g->ops[i]; /* copies: adding ops and values moves the arrays */
+    int h = g->values[op.in[0]].h, w = g->values[op.in[0]].w;
     box_plan p;
-    box_plan_make(&p, &op.rows, &op.cols, x->h, x->w, 1);
+    box_plan_make(&p, &op.rows, &op.cols, h, w, 1);
     char name[300];
-    const char *out = g->values[op.out].name;
-    snprintf(name, sizeof name, "%s.row_boxes", out);
-    int boxes = ir_add_value(g, name, 4, op.g * p.n_rowbox, p.hp, x->w);
-    snprintf(name, sizeof name, "%s.gathered", out);
-    int gathered = ir_add_value(g, name, 4, op.g * (p.cols.live1 - p.cols.live0), x->h, x->w);
+    snprintf(name, sizeof name, "%s.row_boxes", g->values[op.out].name);
+    int boxes = ir_add_value(g, name, 4, op.g * p.n_rowbox, p.hp, w);
+    snprintf(name, sizeof name, "%s.gathered", g->values[op.out].name);
+    int gathered = ir_add_value(g, name, 4, op.g * (p.cols.live1 - p.cols.live0), h, w);
     box_plan_free(&p);
 
     ir_op rb = op, rg = op, cb = op;

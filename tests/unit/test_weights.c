@@ -45,9 +45,12 @@ static void write_file(const ir_graph *g, const char *path, damage dmg, const ch
                                 (long long)end);
         off += bytes;
     }
-    if (dmg == EXTRA)
+    if (dmg == EXTRA) { /* a well-formed tensor of its own, after the others */
         used += (size_t)sprintf(json + used, ", \"stray\": {\"dtype\": \"F32\", \"shape\": [2, 2], "
-                                             "\"data_offsets\": [0, 16]}");
+                                             "\"data_offsets\": [%lld, %lld]}",
+                                (long long)off, (long long)off + 16);
+        off += 16;
+    }
     used += (size_t)sprintf(json + used, dmg == BAD_JSON ? "," : "}");
     while (used % 8)
         json[used++] = ' ';
