@@ -19,10 +19,17 @@ typedef struct build_options {
     int verbose;          /* echo the compiler command */
 } build_options;
 
+/* How a constant is stored in the blob. */
+typedef enum weight_format {
+    WEIGHT_PLAIN,      /* as in the IR, row-major */
+    WEIGHT_GEMM_PACKED /* a pointwise weight [O,I] in pk_gemm's panel layout (pelkc_gemm.h) */
+} weight_format;
+
 /* Weights blob: every constant at a 64-byte aligned byte offset. */
 typedef struct weight_layout {
-    int64_t *offset; /* per constant, bytes */
-    int64_t total;   /* bytes */
+    int64_t *offset;       /* per constant, bytes */
+    weight_format *format; /* per constant */
+    int64_t total;         /* bytes */
 } weight_layout;
 
 void layout_weights(const ir_graph *g, weight_layout *w);

@@ -5,15 +5,40 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../runtime/pelkc_gemm.h"
 #include "backend.h"
+
+/* A constant read only as the weight of pointwise ops is stored packed for pk_gemm. */
+static weight_format format_of(const ir_graph *g, int c)
+{
+    int as_gemm = 0, other = 0;
+    for (int i = 0; i < g->n_ops; i++)
+        for (int k = 0; k < g->ops[i].n_cst; k++)
+            if (g->ops[i].cst[k] == c) {
+                if (g->ops[i].kind == OP_POINTWISE && k == 0)
+                    as_gemm = 1;
+                else
+                    other = 1;
+            }
+    return as_gemm && !other ? WEIGHT_GEMM_PACKED : WEIGHT_PLAIN;
+}
+
+static int64_t stored_floats(const ir_const *c, weight_format f)
+{
+    if (f == WEIGHT_GEMM_PACKED)
+        return (int64_t)pk_gemm_packed_size(c->shape[0], c->shape[1]);
+    return ir_const_numel(c);
+}
 
 void layout_weights(const ir_graph *g, weight_layout *w)
 {
     w->offset = xcalloc((size_t)g->n_consts + 1, sizeof *w->offset);
+    w->format = xcalloc((size_t)g->n_consts + 1, sizeof *w->format);
     int64_t at = 0;
     for (int i = 0; i < g->n_consts; i++) {
         w->offset[i] = at;
-        at += (ir_const_numel(&g->consts[i]) * (int64_t)sizeof(float) + 63) / 64 * 64;
+        w->format[i] = format_of(g, i);
+        at += (stored_floats(&g->consts[i], w->format[i]) * (int64_t)sizeof(float) + 63) / 64 * 64;
     }
     w->total = at;
 }
@@ -32,10 +57,18 @@ int write_weights(const ir_graph *g, const weight_layout *w, const char *path, p
             rc = diag_set(d, "constant @%s has no data (no weights were given)", c->name);
             break;
         }
-        size_t n = (size_t)ir_const_numel(c);
+        size_t n = (size_t)stored_floats(c, w->format[i]);
+        const float *data = c->data;
+        float *packed = NULL;
+        if (w->format[i] == WEIGHT_GEMM_PACKED) {
+            packed = xcalloc(n, sizeof(float));
+            pk_gemm_pack_weights(c->data, c->shape[0], c->shape[1], packed);
+            data = packed;
+        }
         if (fwrite(zeros, 1, (size_t)(w->offset[i] - at), f) != (size_t)(w->offset[i] - at) ||
-            fwrite(c->data, sizeof(float), n, f) != n)
+            fwrite(data, sizeof(float), n, f) != n)
             rc = diag_set(d, "%s: write failed: %s", path, strerror(errno));
+        free(packed);
         at = w->offset[i] + (int64_t)(n * sizeof(float));
     }
     if (fclose(f) && !rc)
@@ -46,5 +79,7 @@ int write_weights(const ir_graph *g, const weight_layout *w, const char *path, p
 void weight_layout_free(weight_layout *w)
 {
     free(w->offset);
+    free(w->format);
     w->offset = NULL;
+    w->format = NULL;
 }
