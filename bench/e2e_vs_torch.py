@@ -57,7 +57,8 @@ SELF_TEST_RTOL = 1e-4      # float32 model vs the float64 reference
 TORCH_METHODS = [("nchw", "torch NCHW"), ("chlast", "torch channels_last")]
 POINTWISE_MODES = ("linear", "conv1x1")
 MEDIAN_RE = re.compile(r"^\s*median_ms:\s*([-+0-9.eE]+|nan|inf)\s*$", re.IGNORECASE)
-RSS_RE = re.compile(r"^\s*peak_rss_mb:\s*([-+0-9.eE]+)\s*$", re.IGNORECASE)
+RSS_RE = re.compile(r"\bpeak_rss_mb:\s*([0-9.]+(?:[eE][-+]?[0-9]+)?)", re.IGNORECASE)  # anywhere in a line
+PELKC_MIN_RE = re.compile(r"\bmin\s+([0-9.]+)\s*ms\b")  # 'min X ms' in pelkc's summary line, if it prints one
 
 
 # ----------------------------------------------------------------------------------------------
@@ -308,10 +309,14 @@ def rel_err(y, ref):
 # ----------------------------------------------------------------------------------------------
 
 def run_pelkc(args, log):
-    """Run `pelkc bench`; return (median ms, peak RSS MB or None), or (None, None) if it failed."""
+    """Run `pelkc bench`; return (median ms, min ms or None, peak RSS MB or None); (None, None, None) on failure.
+
+    The median is the `median_ms: X` line pelkc prints last; the min ('min X ms') and the peak
+    resident memory ('peak_rss_mb: X') are read from the lines before it when pelkc prints them.
+    """
     if not os.access(args.pelkc, os.X_OK):
         log(f"  FAILED: no executable pelkc at {args.pelkc} (build it, pass --pelkc PATH, or --torch-only)")
-        return None, None
+        return None, None, None
     cmd = [args.pelkc, "bench", args.spec, "--batch", str(args.batch), "--threads", str(args.threads)]
     if args.iters is not None:
         cmd += ["--iters", str(args.iters)]
@@ -321,7 +326,7 @@ def run_pelkc(args, log):
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=args.pelkc_timeout)
     except (OSError, subprocess.TimeoutExpired) as e:
         log(f"  FAILED: {e}")
-        return None, None
+        return None, None, None
     wall = time.perf_counter() - t0
     lines = [ln for ln in p.stdout.splitlines() if ln.strip()]
     m = MEDIAN_RE.match(lines[-1]) if lines else None
@@ -332,25 +337,29 @@ def run_pelkc(args, log):
             log(f"    stderr| {ln}")
         for ln in lines[-5:]:
             log(f"    stdout| {ln}")
-        return None, None
+        return None, None, None
     for ln in lines[:-1]:
         log(f"    | {ln}")
     ms = float(m.group(1))
     if not math.isfinite(ms) or ms <= 0:
         log(f"  FAILED: median_ms is {m.group(1)}")
-        return None, None
-    rss = None
-    for ln in lines:
-        r = RSS_RE.match(ln)
+        return None, None, None
+    rss = lo = None
+    for ln in lines[:-1]:
+        r, m_lo = RSS_RE.search(ln), PELKC_MIN_RE.search(ln)
         if r:
             rss = float(r.group(1))
+        if m_lo and lo is None:
+            lo = float(m_lo.group(1))
     log(f"  pelkc median {ms:.3f} ms  (whole command incl. compile: {wall:.1f} s)")
-    return ms, rss
+    return ms, lo, rss
 
 
 def bench_torch(spec, args, log):
-    """Build, tune, check and time the torch variants: ({key: ms or None}, {key: note}, weight seconds)."""
+    """Build, tune, check and time the torch variants: ({key: median ms or None}, {key: min ms or None},
+    {key: note})."""
     times, notes = {key: None for key, _ in TORCH_METHODS}, {}
+    mins = dict(times)
     t0 = time.perf_counter()
     wt = pelk_ref.random_weights(spec, np.random.default_rng(args.seed))
     model = PeLKTorch(spec, wt).eval()
@@ -380,21 +389,21 @@ def bench_torch(spec, args, log):
                 fns[key] = lambda m=m, xin=xin: m(xin)
         if not torch.isfinite(outs["nchw"]).all():
             log("  FAILED: the NCHW output is not finite")
-            return times, notes
+            return times, mins, notes
         err = rel_err(outs["chlast"], outs["nchw"])
         log(f"  check: channels_last vs NCHW relative error {err:.2e} (must be < {CHECK_RTOL:g})")
         if not err < CHECK_RTOL:
             log("  FAILED: the two torch variants disagree; neither is timed")
-            return times, notes
+            return times, mins, notes
         if not fns:
-            return times, notes
+            return times, mins, notes
         stats = time_methods(fns, args.iters or 10, args.min_time, args.max_time, args.rounds)
     for key, name in TORCH_METHODS:
         if key in stats:
             ms, n, lo = stats[key]
-            times[key] = ms
+            times[key], mins[key] = ms, lo
             log(f"  {name:20s} median {ms:10.3f} ms  (min {lo:.3f}, {n} runs)")
-    return times, notes
+    return times, mins, notes
 
 
 # ----------------------------------------------------------------------------------------------
@@ -444,10 +453,10 @@ def fmt_ratio(r):
     return f"{r:.2f}x" if r < 10 else f"{r:.1f}x" if r < 100 else f"{r:.0f}x"
 
 
-HEADER = ["method", "median ms", "images/s", "pelkc x faster"]
+HEADER = ["method", "median ms", "min ms", "images/s", "pelkc x faster"]
 
 
-def table_rows(times, states, batch):
+def table_rows(times, mins, states, batch):
     """Rows: pelkc (ratio against the best torch), then each torch variant (pelkc's ratio against it)."""
     tt = [(times[key], key) for key, _ in TORCH_METHODS if times.get(key) is not None]
     best = min(tt) if tt else None
@@ -459,13 +468,14 @@ def table_rows(times, states, batch):
         if best and key == best[1]:
             name += " (best torch)"
         if ms is None:
-            rows.append([name, states.get(key, "-"), "-", "-"])
+            rows.append([name, states.get(key, "-"), "-", "-", "-"])
             continue
         if key == "pelkc":
             ratio = f"{fmt_ratio(best[0] / pk)} (vs best torch)" if best else "-"
         else:
             ratio = fmt_ratio(ms / pk) if pk else "-"
-        rows.append([name, fmt_ms(ms), f"{batch * 1e3 / ms:.2f}", ratio])
+        lo = mins.get(key)
+        rows.append([name, fmt_ms(ms), fmt_ms(lo) if lo else "-", f"{batch * 1e3 / ms:.2f}", ratio])
     return rows, best
 
 
@@ -540,8 +550,8 @@ def parse_args(argv):
     p.add_argument("--pointwise", choices=("auto",) + POINTWISE_MODES, default="auto",
                    help="torch pointwise MLP: F.linear on NHWC, 1x1 conv, or the faster per stage and"
                         " layout (default auto)")
-    p.add_argument("--tune-time", type=float, default=0.3,
-                   help="seconds per mode and stage to choose the pointwise mode (default 0.3)")
+    p.add_argument("--tune-time", type=float, default=0.5,
+                   help="seconds per mode and stage to choose the pointwise mode (default 0.5)")
     p.add_argument("--methods", default="nchw,chlast", help="torch variants to time (default nchw,chlast)")
     p.add_argument("--pelkc", default=os.path.join(REPO_ROOT, "build", "pelkc"),
                    help="pelkc binary (default: build/pelkc in the repo root)")
@@ -592,28 +602,30 @@ def main(argv=None):
         log(ln)
     log("")
 
-    times, states, rss = {}, {}, None
+    times, mins, states, rss = {}, {}, {}, None
     if args.torch_only:
         states["pelkc"] = "-"
     else:
         log("pelkc:")
-        times["pelkc"], rss = run_pelkc(args, log)
+        times["pelkc"], mins["pelkc"], rss = run_pelkc(args, log)
         if times["pelkc"] is None:
             states["pelkc"] = "FAIL"
         log("")
     log("torch:")
-    ttimes, notes = bench_torch(spec, args, log)
+    ttimes, tmins, notes = bench_torch(spec, args, log)
     for key, _ in TORCH_METHODS:
-        times[key] = ttimes[key]
+        times[key], mins[key] = ttimes[key], tmins[key]
         if ttimes[key] is None:
             states[key] = "FAIL" if key in args.methods else "-"
     log("")
 
-    rows, best = table_rows(times, states, args.batch)
+    rows, best = table_rows(times, mins, states, args.batch)
     summary = []
     if times.get("pelkc") and best:
-        summary.append(f"pelkc is {fmt_ratio(best[0] / times['pelkc'])} faster than the best torch"
-                       f" ({dict(TORCH_METHODS)[best[1]]}, {fmt_ms(best[0])} ms)")
+        r = best[0] / times["pelkc"]
+        how = f"pelkc is {fmt_ratio(r)} faster" if r >= 1 else f"pelkc is {fmt_ratio(1 / r)} slower"
+        summary.append(f"pelkc vs best torch: {fmt_ratio(r)} ({how} than {dict(TORCH_METHODS)[best[1]]},"
+                       f" {fmt_ms(best[0])} ms, by medians)")
     if rss is not None:
         summary.append(f"pelkc peak resident memory: {rss:.1f} MB")
     summary += [f"{dict(TORCH_METHODS)[k]}: {v}" for k, v in notes.items() if k in args.methods]
@@ -631,8 +643,9 @@ def main(argv=None):
         text += [f"- {ln}" for ln in info + settings]
         text += ["", markdown_table(rows), ""]
         text += [f"- {ln}" for ln in summary]
-        text += ["- pelkc x faster = the row's median / pelkc's median (on pelkc's row: best torch / pelkc);"
-                 " FAIL = the run failed, - = not run"]
+        text += ["- pelkc x faster = the row's median / pelkc's median (on pelkc's row: best torch median /"
+                 " pelkc median); min ms = the fastest timed run (pelkc's as it reports it); images/s ="
+                 " batch x 1000 / median ms; FAIL = the run failed, - = not run"]
         with open(args.markdown, "w") as f:
             f.write("\n".join(text) + "\n")
         log(f"markdown: {args.markdown}")

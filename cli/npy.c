@@ -88,12 +88,25 @@ int npy_parse_f32(npy_array *a, const char *buf, size_t len, const char *path, p
         errno = 0;
         long long v = strtoll(p, &end, 10);
         if (end == p || v < 0 || errno || a->rank == 8) {
-            rc = diag_set(d, "%s: malformed shape in the .npy header%s", path,
-                          a->rank == 8 ? " (more than 8 dimensions)" : "");
+            char text[48]; /* the shape as written, printable only */
+            size_t n = 0;
+            for (const char *c = shape; *c && n + 1 < sizeof text; c++) {
+                text[n++] = (unsigned char)*c < 0x20 || *c == 0x7f ? '?' : *c;
+                if (*c == ')')
+                    break;
+            }
+            text[n] = '\0';
+            rc = diag_set(d, "%s: the header's shape %s is not a tuple of at most 8 sizes", path,
+                          text);
+            break;
+        }
+        if (v > max) {
+            rc = diag_set(d, "%s: the header's shape has a dimension of %lld, more than 2^40",
+                          path, v);
             break;
         }
         a->shape[a->rank++] = v;
-        if (v > max || (v && numel > max / v))
+        if (v && numel > max / v)
             huge = 1; /* checked before multiplying: no overflow */
         else
             numel *= v;

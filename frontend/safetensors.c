@@ -71,10 +71,13 @@ static int parse_entry(st_tensor *t, const cJSON *e, const unsigned char *data, 
     if (!cJSON_IsArray(shape))
         return diag_set(d, "%s: tensor '%s': shape must be a list of sizes, got %s", path, name,
                         json_kind(shape));
-    if (!cJSON_IsArray(offs) || cJSON_GetArraySize(offs) != 2)
+    if (!cJSON_IsArray(offs))
         return diag_set(d, "%s: tensor '%s': data_offsets must be a list [begin, end], got %s",
-                        path, name,
-                        cJSON_IsArray(offs) ? "a list of another length" : json_kind(offs));
+                        path, name, json_kind(offs));
+    if (cJSON_GetArraySize(offs) != 2)
+        return diag_set(d, "%s: tensor '%s': data_offsets must be a list [begin, end], got %d "
+                           "entries",
+                        path, name, cJSON_GetArraySize(offs));
     t->name = xstrdup(name);
     snprintf(t->dtype, sizeof t->dtype, "%s", dt->valuestring);
     int rank = cJSON_GetArraySize(shape);
@@ -110,9 +113,10 @@ static int parse_entry(st_tensor *t, const cJSON *e, const unsigned char *data, 
                         path, name, data_len);
     int size = dtype_size(t->dtype);
     if (size && end - begin != numel * size)
-        return diag_set(d,
-                        "%s: tensor '%s': %lld bytes of data for %lld elements of %s",
-                        path, name, (long long)(end - begin), (long long)numel, t->dtype);
+        return diag_set(d, "%s: tensor '%s': data_offsets give %lld bytes, but %lld elements of "
+                           "%s need %lld",
+                        path, name, (long long)(end - begin), (long long)numel, t->dtype,
+                        (long long)numel * size);
     t->data = data + begin;
     t->nbytes = (size_t)(end - begin);
     return 0;

@@ -13,6 +13,9 @@
 
 /* Limits that keep every derived size inside int arithmetic. */
 enum { MAX_DIM = 1 << 16, MAX_MAP = 1 << 15, MAX_KERNEL = 4095, MAX_DEPTH = 1024 };
+/* Limits on the YAML itself: a spec is a few hundred bytes and 5 levels deep.
+ * libyaml takes time quadratic in the nesting depth, and ~150 bytes per node. */
+enum { MAX_SPEC_BYTES = 1 << 20, MAX_NESTING = 32 };
 
 typedef struct parse_ctx {
     yaml_document_t *doc;
@@ -63,7 +66,9 @@ static const char *scalar(const yaml_node_t *n)
 
 static int get_int(parse_ctx *c, const yaml_node_t *n, const char *what, int lo, int hi, int *out)
 {
-    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+    if (n->type == YAML_SCALAR_NODE && n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return err_at(c, n, "%s must be an integer, got the quoted string '%s'", what, scalar(n));
+    if (n->type != YAML_SCALAR_NODE)
         return err_at(c, n, "%s must be an integer, got %s", what, node_kind(n));
     const char *s = scalar(n);
     char *end;
@@ -79,7 +84,9 @@ static int get_int(parse_ctx *c, const yaml_node_t *n, const char *what, int lo,
 
 static int get_number(parse_ctx *c, const yaml_node_t *n, const char *what, double *out)
 {
-    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+    if (n->type == YAML_SCALAR_NODE && n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return err_at(c, n, "%s must be a number, got the quoted string '%s'", what, scalar(n));
+    if (n->type != YAML_SCALAR_NODE)
         return err_at(c, n, "%s must be a number, got %s", what, node_kind(n));
     const char *s = scalar(n);
     char *end;
@@ -472,10 +479,44 @@ static int syntax_error(parse_ctx *c, const yaml_parser_t *parser, const char *t
                    parser->context ? " " : "", parser->context ? parser->context : "");
 }
 
+/* A first pass over the events: syntax errors, and nesting deeper than
+ * MAX_NESTING, found before libyaml's loader spends quadratic time on them. */
+static int check_nesting(parse_ctx *c, const char *text, size_t len)
+{
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser))
+        return diag_set(c->d, "%s: cannot initialise the YAML parser", c->file);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    int depth = 0, rc = 0;
+    for (;;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&parser, &ev)) {
+            rc = syntax_error(c, &parser, text, len);
+            break;
+        }
+        yaml_event_type_t type = ev.type;
+        if (type == YAML_SEQUENCE_START_EVENT || type == YAML_MAPPING_START_EVENT) {
+            if (++depth > MAX_NESTING)
+                rc = diag_at(c->d, c->file, (int)ev.start_mark.line + 1,
+                             (int)ev.start_mark.column + 1,
+                             "lists and mappings nest more than %d deep here", MAX_NESTING);
+        } else if (type == YAML_SEQUENCE_END_EVENT || type == YAML_MAPPING_END_EVENT) {
+            depth--;
+        }
+        yaml_event_delete(&ev);
+        if (rc || type == YAML_STREAM_END_EVENT)
+            break;
+    }
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
 /* Load the one YAML document of text into doc; a second document is an error. */
 static int load_document(parse_ctx *c, yaml_parser_t *parser, yaml_document_t *doc,
                          const char *text, size_t len)
 {
+    if (check_nesting(c, text, len))
+        return -1;
     yaml_parser_set_input_string(parser, (const unsigned char *)text, len);
     if (!yaml_parser_load(parser, doc))
         return syntax_error(c, parser, text, len);
@@ -500,6 +541,9 @@ static int load_document(parse_ctx *c, yaml_parser_t *parser, yaml_document_t *d
 int spec_parse(model_spec *s, const char *text, size_t len, const char *filename, pelk_diag *d)
 {
     memset(s, 0, sizeof *s);
+    if (len > MAX_SPEC_BYTES)
+        return diag_set(d, "%s: the file is over %d bytes, too large for a spec", filename,
+                        MAX_SPEC_BYTES);
     yaml_parser_t parser;
     yaml_document_t doc;
     if (!yaml_parser_initialize(&parser))
@@ -522,18 +566,26 @@ int spec_parse(model_spec *s, const char *text, size_t len, const char *filename
 
 int spec_load(model_spec *s, const char *path, pelk_diag *d)
 {
+    memset(s, 0, sizeof *s);
     struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        memset(s, 0, sizeof *s);
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
         return diag_set(d, "%s: is a directory, not a spec file", path);
-    }
-    size_t len;
-    char *text = read_file(path, &len, d);
-    if (!text) {
-        memset(s, 0, sizeof *s);
-        return -1;
-    }
-    int rc = spec_parse(s, text, len, path, d);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return diag_set(d, "%s: cannot open: %s", path, strerror(errno));
+    /* read at most one byte past the limit: /dev/zero or a FIFO ends too */
+    char *text = xcalloc(MAX_SPEC_BYTES + 2, 1);
+    size_t len = fread(text, 1, MAX_SPEC_BYTES + 1, f);
+    int err = ferror(f) ? errno : 0;
+    fclose(f);
+    int rc;
+    if (err)
+        rc = diag_set(d, "%s: cannot read the spec: %s", path, strerror(err));
+    else if (len > MAX_SPEC_BYTES)
+        rc = diag_set(d, "%s: the file is over %d bytes, too large for a spec", path,
+                      MAX_SPEC_BYTES);
+    else
+        rc = spec_parse(s, text, len, path, d);
     free(text);
     return rc;
 }

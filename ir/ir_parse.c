@@ -8,6 +8,17 @@
 
 #include "ir.h"
 
+/* Sizes the text may give: those a spec can lead to (spec/SPEC.md's limits,
+ * with room for the values the passes create), so that no size, cost or
+ * schedule computed from a parsed graph overflows. */
+enum {
+    IR_MAX_CHANNELS = 1 << 28, /* a region_gather's g * k'c */
+    IR_MAX_MAP = 1 << 16,      /* a row_boxes' padded height */
+    IR_MAX_G = 1 << 16,
+    IR_MAX_KERNEL = 4095,
+    IR_MAX_CONST_DIM = 1 << 28,
+};
+
 typedef struct lexer {
     const char *p;
     const char *file;
@@ -45,6 +56,9 @@ static int lex_err(lexer *lx, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    for (char *p = msg; *p; p++) /* a stray control byte is a token: keep the message one line */
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
     return diag_at(lx->d, lx->file, lx->tok_line, lx->tok_col, "%s", msg);
 }
 
@@ -160,6 +174,9 @@ static int take_value_type(lexer *lx, int *rank, int *c, int *h, int *w)
     }
     if (n != 1 && n != 3)
         return lex_err(lx, "values have rank 2 or 4");
+    if (dims[0] > IR_MAX_CHANNELS || dims[1] > IR_MAX_MAP || dims[2] > IR_MAX_MAP)
+        return lex_err(lx, "values have at most %d channels and maps of at most %dx%d",
+                       IR_MAX_CHANNELS, IR_MAX_MAP, IR_MAX_MAP);
     *rank = n + 1;
     *c = dims[0];
     *h = dims[1];
@@ -180,10 +197,14 @@ static int parse_attr(lexer *lx, ir_op *op)
     }
     if (!strcmp(key, "stride"))
         return take_int(lx, &op->stride);
-    if (!strcmp(key, "g"))
-        return take_int(lx, &op->g);
-    if (!strcmp(key, "kernel"))
-        return take_int(lx, &op->kernel);
+    if (!strcmp(key, "g") || !strcmp(key, "kernel")) {
+        int *v = key[0] == 'g' ? &op->g : &op->kernel, hi = key[0] == 'g' ? IR_MAX_G : IR_MAX_KERNEL;
+        if (take_int(lx, v))
+            return -1;
+        return *v > hi ? diag_at(lx->d, lx->file, line, col, "%s must be at most %d, got %d", key,
+                                 hi, *v)
+                       : 0;
+    }
     if (!strcmp(key, "eps")) {
         char *end;
         op->eps = lx->is_word ? strtod(lx->tok, &end) : 0;
@@ -299,6 +320,16 @@ static int parse_items(lexer *lx, ir_graph *g)
             int rc = take_int_list(lx, &shape, &rank);
             if (!rc && (rank < 1 || rank > 4))
                 rc = lex_err(lx, "constants have rank 1 to 4");
+            int64_t numel = 1;
+            for (int i = 0; !rc && i < rank; i++) {
+                if (shape[i] > IR_MAX_CONST_DIM ||
+                    (shape[i] && numel > ((int64_t)1 << 40) / shape[i])) /* before multiplying */
+                    rc = lex_err(lx, "@%s: constants have at most 2^40 elements, of at most 2^28 "
+                                     "per dimension",
+                                 name);
+                else
+                    numel *= shape[i];
+            }
             if (!rc)
                 ir_add_const(g, name, rank, shape);
             free(shape);
@@ -317,6 +348,32 @@ static int parse_items(lexer *lx, ir_graph *g)
     return next(lx);
 }
 
+/* Every op's cost, and the graph's, must fit the int64 counts of ir_op_macs
+ * and ir_print: bound them in double (gathers by k'r * k'c per output). */
+static int check_costs(const ir_graph *g, pelk_diag *d)
+{
+    double total = 0;
+    for (int i = 0; i < g->n_ops; i++) {
+        const ir_op *op = &g->ops[i];
+        const ir_value *out = &g->values[op->out], *in = &g->values[op->in[0]];
+        double pixels = (double)out->h * out->w, macs = 0;
+        if (op->kind == OP_CONV2D)
+            macs = pixels * (double)ir_const_numel(&g->consts[op->cst[0]]);
+        else if (op->kind == OP_PERIPH_CONV || op->kind == OP_DWCONV)
+            macs = pixels * op->g * op->kernel * op->kernel;
+        else if (op->kind == OP_BOX_GATHER || op->kind == OP_REGION_GATHER)
+            macs = pixels * op->g * ((double)op->rows.n * op->cols.n + 4.0 * op->kernel);
+        else if (op->kind == OP_POINTWISE)
+            macs = pixels * in->c * out->c;
+        total += macs;
+        if (total > 0x1p62)
+            return diag_set(d, "graph %s: op %d (%%%s) brings the cost past 2^62 multiply-adds "
+                               "per image",
+                            g->name, i, out->name);
+    }
+    return 0;
+}
+
 ir_graph *ir_parse(const char *text, const char *filename, pelk_diag *d)
 {
     lexer lx = {.p = text, .file = filename, .line = 1, .col = 1, .d = d};
@@ -333,7 +390,7 @@ ir_graph *ir_parse(const char *text, const char *filename, pelk_diag *d)
         ir_free(g);
         return NULL;
     }
-    if (ir_verify(g, d)) {
+    if (ir_verify(g, d) || check_costs(g, d)) {
         ir_free(g);
         return NULL;
     }

@@ -5,23 +5,32 @@
  * i.e. C[O x P] = A[O x I] * B[I x P], all row-major, B = X and C = Y with
  * leading dimension P. W is a constant, so the compiler packs it once
  * (pk_gemm_pack_weights, plain C) into the panel layout the micro-kernel
- * reads; at run time pk_gemm packs slices of X into a small per-thread
- * buffer and runs a register-blocked micro-kernel.
+ * reads; at run time pk_gemm packs blocks of X into a per-thread buffer and
+ * runs a register-blocked micro-kernel.
  *
- * Packed weight layout (independent of PK_VEC and of the target):
- *     panels of PK_GEMM_MR = 6 consecutive output rows, rows past O zero;
- *     panel m holds, for k = 0..I-1, the MR weights W[6m+0..6m+5][k]:
- *         packed[((size_t)m * I + k) * 6 + j] = W[6m + j][k]   (0 if 6m+j >= O)
- *     pk_gemm_packed_size(O, I) = ceil(O / 6) * 6 * I floats.
+ * Packed weight layout (independent of PK_VEC and of the target; it depends
+ * only on MR = 6 and KC = 256, which are fixed):
+ *     K blocks of KC = 256 inputs, k0 = 0, 256, 512, ... (the last one
+ *     kcb = I - k0 <= 256 long); within a block, panels of MR = 6 output rows
+ *     (rows past O zero), each panel the kcb x 6 weights k-major:
+ *         packed[k0 * Opad + m * kcb * 6 + (k - k0) * 6 + j] = W[6m + j][k]
+ *     with Opad = ceil(O / 6) * 6, k0 = k - k % 256, 0 where 6m + j >= O.
+ *     pk_gemm_packed_size(O, I) = Opad * I floats. A K block of all panels
+ *     is contiguous, so the run time streams it front to back.
  *
  * Micro-kernel: MR = 6 rows of W (broadcast) x NV vectors of pixels
  * (NV = 4 with 16-float AVX-512 vectors: 6 x 64 pixels in 24 zmm
  * accumulators; NV = 2 with 8-float vectors: the classic 6 x 16 AVX2 tile).
- * X is packed per thread into a KC x (nv * PK_VEC) panel (zero-padded past P),
- * which stays in L1 while the thread's block of weight panels streams
- * through it; a block of output rows is sized so that its weights stay in L2
- * across the pixel panels. Pixel tails (P = 49, 196) run narrower kernels on
- * whole vectors and load/store the last, partial vector with masks, so
+ * Threads split the output into a grid of rectangles (rows x pixel vectors,
+ * the split with the smallest largest part), one per thread, no K split.
+ * Within a rectangle, GotoBLAS order: chunks of up to 1 MiB of packed X per
+ * K block (a thread-private buffer: 64 KiB on the stack for a single panel,
+ * else malloc'd per call) > K blocks of 256 (X packed once per chunk and
+ * block, zero-padded past P) > row blocks whose weights for the K block
+ * (768 KiB) stay in L2 > pixel panels of NV vectors > 6-row tiles, the
+ * weights prefetched 4 KiB ahead (they stream from memory when the layer's
+ * weights exceed the caches). Pixel tails (P = 49, 196) run narrower kernels
+ * on whole vectors and load/store the last, partial vector with masks, so
  * nothing outside X, Y, W or bias is read or written.
  *
  * Determinism: every output is the chain
@@ -43,6 +52,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -60,8 +70,10 @@
 #include <immintrin.h>
 #endif
 
-/* Rows of W per micro-tile: fixed, it is the packed layout. */
+/* Rows of W per micro-tile and the K block: fixed, they are the packed
+ * layout (the compiler that packs and the code that runs must agree). */
 #define PK_GEMM_MR 6
+#define PK_GEMM_KC 256
 /* Vectors of pixels per micro-tile (6 x NV accumulators). */
 #ifndef PK_GEMM_NV
 #if PK_VEC >= 16
@@ -70,13 +82,17 @@
 #define PK_GEMM_NV 2
 #endif
 #endif
-/* K block: the packed X panel is KC x NV*PK_VEC floats (32 KiB at 128 x 64). */
-#ifndef PK_GEMM_KC
-#define PK_GEMM_KC 128
+/* Fewest multiply-adds worth more than one thread (a test sets 0). */
+#ifndef PK_GEMM_MIN_PARALLEL
+#define PK_GEMM_MIN_PARALLEL 1e6
 #endif
 /* Bytes of packed weights a block of output rows may keep in L2. */
 #ifndef PK_GEMM_L2_BYTES
 #define PK_GEMM_L2_BYTES (768 * 1024)
+#endif
+/* Bytes of packed X (one K block) a thread packs at once. */
+#ifndef PK_GEMM_B_BYTES
+#define PK_GEMM_B_BYTES (1024 * 1024)
 #endif
 
 typedef float pk_gemm_vf __attribute__((vector_size(PK_VEC * 4)));
@@ -84,20 +100,33 @@ typedef int32_t pk_gemm_vi __attribute__((vector_size(PK_VEC * 4)));
 
 /* ---- compile time: weight packing ---- */
 
-static size_t pk_gemm_packed_size(int O, int I)
+static inline size_t pk_gemm_packed_size(int O, int I)
 {
     return (size_t)((O + PK_GEMM_MR - 1) / PK_GEMM_MR) * PK_GEMM_MR * (size_t)I;
 }
 
-static void pk_gemm_pack_weights(const float *W, int O, int I, float *packed)
+/* Offset of the weights W[6m + 0..5][k0 ..] of panel m in K block k0. */
+static inline size_t pk__gemm_a_at(int O, int I, int m, int k0)
+{
+    size_t opad = (size_t)((O + PK_GEMM_MR - 1) / PK_GEMM_MR) * PK_GEMM_MR;
+    int kcb = I - k0 < PK_GEMM_KC ? I - k0 : PK_GEMM_KC;
+    return (size_t)k0 * opad + (size_t)m * kcb * PK_GEMM_MR;
+}
+
+static inline void pk_gemm_pack_weights(const float *W, int O, int I, float *packed)
 {
     int panels = (O + PK_GEMM_MR - 1) / PK_GEMM_MR;
-    for (int m = 0; m < panels; m++)
-        for (int k = 0; k < I; k++)
-            for (int j = 0; j < PK_GEMM_MR; j++) {
-                int o = m * PK_GEMM_MR + j;
-                packed[((size_t)m * I + k) * PK_GEMM_MR + j] = o < O ? W[(size_t)o * I + k] : 0.0f;
-            }
+    for (int k0 = 0; k0 < I; k0 += PK_GEMM_KC) {
+        int kcb = I - k0 < PK_GEMM_KC ? I - k0 : PK_GEMM_KC;
+        for (int m = 0; m < panels; m++) {
+            float *a = packed + pk__gemm_a_at(O, I, m, k0);
+            for (int k = 0; k < kcb; k++)
+                for (int j = 0; j < PK_GEMM_MR; j++) {
+                    int o = m * PK_GEMM_MR + j;
+                    a[k * PK_GEMM_MR + j] = o < O ? W[(size_t)o * I + k0 + k] : 0.0f;
+                }
+        }
+    }
 }
 
 /* ---- vector helpers ---- */
@@ -116,12 +145,12 @@ static inline __attribute__((always_inline)) void pk__gemm_st(float *p, pk_gemm_
 
 static inline __attribute__((always_inline)) pk_gemm_vf pk__gemm_splat(float x)
 {
-    return (pk_gemm_vf){0} + x;
+    return x - (pk_gemm_vf){0}; /* x - 0 == x for every x: a plain broadcast */
 }
 
 /* c + a * b, fused where the target has FMA (whatever -ffp-contract says). */
 static inline __attribute__((always_inline)) pk_gemm_vf pk__gemm_fma(pk_gemm_vf a, pk_gemm_vf b,
-                                                                    pk_gemm_vf c)
+                                                                     pk_gemm_vf c)
 {
 #if defined(PK__GEMM_AVX512)
     return (pk_gemm_vf)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c);
@@ -154,7 +183,7 @@ static inline void pk__gemm_stn(float *p, pk_gemm_vf v, int n)
 }
 
 static inline __attribute__((always_inline)) pk_gemm_vf pk__gemm_sel(pk_gemm_vi m, pk_gemm_vf a,
-                                                                    pk_gemm_vf b)
+                                                                     pk_gemm_vf b)
 {
     return (pk_gemm_vf)(((pk_gemm_vi)a & m) | ((pk_gemm_vi)b & ~m)); /* m ? a : b */
 }
@@ -235,6 +264,9 @@ pk__gemm_ukr(const int nv, int kc, const float *restrict a, const float *restric
 #pragma GCC unroll 2
     for (int k = 0; k < kc; k++) {
         pk_gemm_vf bv[PK_GEMM_NV];
+        /* the weights stream from L3 or memory when they do not fit in L2
+         * (P = 49); fetch them 4 KiB ahead (past this panel: the next) */
+        __builtin_prefetch(a + k * MR + 1024, 0, 2);
 #pragma GCC unroll 8
         for (int v = 0; v < nv; v++)
             bv[v] = pk__gemm_ld(b + (k * nv + v) * V);
@@ -274,9 +306,9 @@ pk__gemm_ukr(const int nv, int kc, const float *restrict a, const float *restric
     }
 }
 
-static void pk__gemm_ukr_any(int nv, int kc, const float *a, const float *b,
-                             const pk__gemm_cols *cols, int mr, const float *bias, int first,
-                             int gelu)
+static inline void pk__gemm_ukr_any(int nv, int kc, const float *a, const float *b,
+                                    const pk__gemm_cols *cols, int mr, const float *bias, int first,
+                                    int gelu)
 {
     switch (nv) {
     case 1:
@@ -306,7 +338,7 @@ static void pk__gemm_ukr_any(int nv, int kc, const float *a, const float *b,
 }
 
 /* The images' pixels form one sequence q = img * P + p; vectors of PK_VEC
- * of them may straddle two images (only when P % PK_VEC != 0 and nimg > 1). */
+ * of them may span several images (only when P % PK_VEC != 0 and nimg > 1). */
 typedef struct {
     const float *const *X;
     float *const *Y;
@@ -315,12 +347,30 @@ typedef struct {
 
 /* Pack X rows [k0, k0 + kc), sequence columns [q0, q0 + nq), into
  * bp[k][0 .. w) (w = nv * PK_VEC), zero past nq. */
-static void pk__gemm_pack_x(const pk__gemm_args *g, int k0, int kc, int64_t q0, int nq, int w,
-                            float *bp)
+static inline void pk__gemm_pack_x(const pk__gemm_args *g, int k0, int kc, int64_t q0, int nq,
+                                   int w, float *restrict bp)
 {
     int P = g->P;
+    int img = (int)(q0 / P), p0 = (int)(q0 % P);
+    if (p0 + nq <= P) { /* within one image: whole vectors, a masked tail */
+        const float *x = g->X[img] + (int64_t)k0 * P + p0;
+        int nfull = nq / PK_VEC, tail = nq % PK_VEC;
+        for (int k = 0; k < kc; k++) {
+            const float *xr = x + (int64_t)k * P;
+            float *d = bp + (int64_t)k * w;
+            int v = 0;
+            for (; v < nfull; v++)
+                pk__gemm_st(d + v * PK_VEC, pk__gemm_ld(xr + v * PK_VEC));
+            if (tail)
+                pk__gemm_st(d + v++ * PK_VEC, pk__gemm_ldn(xr + nfull * PK_VEC, tail));
+            for (; v * PK_VEC < w; v++)
+                pk__gemm_st(d + v * PK_VEC, (pk_gemm_vf){0});
+        }
+        return;
+    }
     for (int64_t q = q0; q < q0 + nq;) {
-        int img = (int)(q / P), p = (int)(q % P);
+        img = (int)(q / P);
+        int p = (int)(q % P);
         int n = P - p < q0 + nq - q ? P - p : (int)(q0 + nq - q);
         const float *x = g->X[img] + (int64_t)k0 * P + p;
         float *d = bp + (q - q0);
@@ -333,99 +383,145 @@ static void pk__gemm_pack_x(const pk__gemm_args *g, int k0, int kc, int64_t q0, 
             memset(bp + (int64_t)k * w + nq, 0, (size_t)(w - nq) * sizeof(float));
 }
 
-/* One thread's rectangle: weight panels [m0, m1) x pixel vectors [v0, v1). */
-static void pk__gemm_rect(const float *packed, const float *bias, const pk__gemm_args *g,
-                          int epilogue, int m0, int m1, int v0, int v1)
+/* A vector of the sequence that spans several images: copy rows [o0, o0 +
+ * mr) of its columns between Y and the staging tile st [MR][PK_VEC]
+ * (out: st to Y). */
+static inline void pk__gemm_straddle(const pk__gemm_args *g, int64_t q, int o0, int mr, float *st,
+                                     int out)
+{
+    int P = g->P;
+    int64_t end = (int64_t)g->nimg * P;
+    end = end < q + PK_VEC ? end : q + PK_VEC;
+    for (int64_t at = q; at < end;) {
+        int img = (int)(at / P), p = (int)(at % P);
+        int n = P - p < end - at ? P - p : (int)(end - at);
+        for (int r = 0; r < mr; r++) {
+            float *y = g->Y[img] + (int64_t)(o0 + r) * P + p, *t = st + r * PK_VEC + (at - q);
+            if (out)
+                memcpy(y, t, (size_t)n * sizeof(float));
+            else
+                memcpy(t, y, (size_t)n * sizeof(float));
+        }
+        at += n;
+    }
+}
+
+/* The output columns of a pixel panel: vectors [va, va + nv) of the
+ * sequence; row 0's addresses (the tile's row offset is added per tile);
+ * vectors that span images go through a staging tile. */
+typedef struct {
+    int64_t q0; /* first sequence column */
+    int nq, nv; /* columns, vectors */
+    int straddle[PK_GEMM_NV];
+    pk__gemm_cols cols;
+} pk__gemm_panel;
+
+static inline void pk__gemm_panel_init(const pk__gemm_args *g, int va, int vz,
+                                       float (*stage)[PK_GEMM_MR * PK_VEC], pk__gemm_panel *pp)
+{
+    int P = g->P;
+    int64_t Q = (int64_t)g->nimg * P;
+    pp->q0 = (int64_t)va * PK_VEC;
+    pp->nv = vz - va;
+    pp->nq = (int)((int64_t)vz * PK_VEC < Q ? (int64_t)vz * PK_VEC - pp->q0 : Q - pp->q0);
+    for (int v = 0; v < pp->nv; v++) {
+        int64_t q = pp->q0 + (int64_t)v * PK_VEC;
+        int img = (int)(q / P), p = (int)(q % P);
+        int n = Q - q < PK_VEC ? (int)(Q - q) : PK_VEC;
+        pp->straddle[v] = P - p < n;
+        pp->cols.c[v] = pp->straddle[v] ? stage[v] : g->Y[img] + p;
+        pp->cols.ldc[v] = pp->straddle[v] ? PK_VEC : P;
+        pp->cols.n[v] = pp->straddle[v] ? PK_VEC : n;
+    }
+}
+
+/* One thread's rectangle: weight panels [m0, m1) x pixel vectors [v0, v1).
+ * GotoBLAS order: pixel chunks (up to PK_GEMM_B_BYTES of packed X per K
+ * block) > K blocks (pack X once per chunk and block) > row blocks whose
+ * weights (a contiguous stretch of the K block) stay in L2 > pixel panels
+ * (packed X panel in L1/L2) > 6-row tiles. */
+static inline void pk__gemm_rect(const float *packed, const float *bias, const pk__gemm_args *g,
+                                 int epilogue, int m0, int m1, int v0, int v1)
 {
     enum { MR = PK_GEMM_MR, V = PK_VEC, NV = PK_GEMM_NV, KC = PK_GEMM_KC };
-    float bp[KC * NV * V] __attribute__((aligned(64)));
+    float bp_stack[KC * NV * V] __attribute__((aligned(64)));
     float stage[NV][MR * V] __attribute__((aligned(64))); /* straddling vectors */
     float bias_pad[MR];
-    int O = g->O, I = g->I, P = g->P;
-    int64_t Q = (int64_t)g->nimg * P;
+    int O = g->O, I = g->I;
     if (m0 >= m1 || v0 >= v1)
         return;
-    /* row blocks whose weights fit in L2, of equal size */
-    int64_t per_panel = (int64_t)MR * I * (int64_t)sizeof(float);
-    int mcap = (int)(PK_GEMM_L2_BYTES / per_panel);
+    int nvec = v1 - v0;
+    /* vectors per chunk: a multiple of NV, the packed K block within budget */
+    int chunk = (int)(PK_GEMM_B_BYTES / ((int64_t)KC * V * sizeof(float))) / NV * NV;
+    chunk = chunk < NV ? NV : chunk;
+    int nchunk = (nvec + chunk - 1) / chunk;
+    int cmax = (nvec + nchunk - 1) / nchunk; /* chunks of near-equal size */
+    int pmax = (cmax + NV - 1) / NV;         /* panels per chunk at most */
+    float *bp = bp_stack, *heap = NULL;
+    if (pmax > 1) {
+        heap = (float *)malloc((size_t)KC * pmax * NV * V * sizeof(float) + 64);
+        if (heap)
+            bp = (float *)(((uintptr_t)heap + 63) & ~(uintptr_t)63);
+        else { /* no memory: one panel at a time */
+            nchunk = (nvec + NV - 1) / NV;
+            pmax = 1;
+        }
+    }
+    /* row blocks whose weights for one K block stay in L2, of equal size */
+    int mcap = (int)(PK_GEMM_L2_BYTES / ((int64_t)MR * KC * sizeof(float)));
     mcap = mcap < 1 ? 1 : mcap;
     int nmb = (m1 - m0 + mcap - 1) / mcap;
-    /* pixel panels of at most NV vectors, of near-equal size */
-    int nvec = v1 - v0, npan = (nvec + NV - 1) / NV;
-    for (int mb = 0; mb < nmb; mb++) {
-        int ma = m0 + (int)((int64_t)(m1 - m0) * mb / nmb);
-        int mz = m0 + (int)((int64_t)(m1 - m0) * (mb + 1) / nmb);
-        for (int pn = 0; pn < npan; pn++) {
-            int va = v0 + nvec * pn / npan, vz = v0 + nvec * (pn + 1) / npan, nv = vz - va;
-            int64_t q0 = (int64_t)va * V;
-            int nq = (int)((int64_t)vz * V < Q ? (int64_t)vz * V - q0 : Q - q0);
-            /* the output columns of each vector (row offset added per tile) */
-            pk__gemm_cols cols0;
-            int straddle[NV];
-            for (int v = 0; v < nv; v++) {
-                int64_t q = q0 + (int64_t)v * V;
-                int img = (int)(q / P), p = (int)(q % P);
-                int n = Q - q < V ? (int)(Q - q) : V;
-                straddle[v] = P - p < n;
-                cols0.c[v] = straddle[v] ? stage[v] : g->Y[img] + p;
-                cols0.ldc[v] = straddle[v] ? V : P;
-                cols0.n[v] = straddle[v] ? V : n;
-            }
-            for (int k0 = 0; k0 < I; k0 += KC) {
-                int kc = I - k0 < KC ? I - k0 : KC;
-                int first = k0 == 0, gelu = epilogue == 1 && k0 + kc == I;
-                pk__gemm_pack_x(g, k0, kc, q0, nq, nv * V, bp);
-                for (int m = ma; m < mz; m++) {
-                    int o0 = m * MR, mr = O - o0 < MR ? O - o0 : MR;
-                    const float *a = packed + ((size_t)m * I + k0) * MR;
-                    const float *bs = bias + o0;
-                    if (mr < MR) {
-                        for (int j = 0; j < MR; j++)
-                            bias_pad[j] = j < mr ? bias[o0 + j] : 0.0f;
-                        bs = bias_pad;
-                    }
-                    pk__gemm_cols cols = cols0;
-                    for (int v = 0; v < nv; v++) {
-                        if (!straddle[v]) {
-                            cols.c[v] += (int64_t)o0 * P;
-                            continue;
+    pk__gemm_panel pan[(PK_GEMM_B_BYTES / (PK_GEMM_KC * PK_VEC * 4)) / PK_GEMM_NV + 1];
+    for (int c = 0; c < nchunk; c++) {
+        int ca = v0 + (int)((int64_t)nvec * c / nchunk),
+            cz = v0 + (int)((int64_t)nvec * (c + 1) / nchunk);
+        int npan = (cz - ca + NV - 1) / NV; /* panels of near-equal size */
+        for (int pn = 0; pn < npan; pn++)
+            pk__gemm_panel_init(g, ca + (cz - ca) * pn / npan, ca + (cz - ca) * (pn + 1) / npan,
+                                stage, &pan[pn]);
+        for (int k0 = 0; k0 < I; k0 += KC) {
+            int kc = I - k0 < KC ? I - k0 : KC;
+            int first = k0 == 0, gelu = epilogue == 1 && k0 + kc == I;
+            for (int pn = 0; pn < npan; pn++)
+                pk__gemm_pack_x(g, k0, kc, pan[pn].q0, pan[pn].nq, pan[pn].nv * V,
+                                bp + (size_t)pn * KC * NV * V);
+            for (int mb = 0; mb < nmb; mb++) {
+                int ma = m0 + (int)((int64_t)(m1 - m0) * mb / nmb);
+                int mz = m0 + (int)((int64_t)(m1 - m0) * (mb + 1) / nmb);
+                for (int pn = 0; pn < npan; pn++) {
+                    const pk__gemm_panel *pp = &pan[pn];
+                    const float *b = bp + (size_t)pn * KC * NV * V;
+                    for (int m = ma; m < mz; m++) {
+                        int o0 = m * MR, mr = O - o0 < MR ? O - o0 : MR;
+                        const float *a = packed + pk__gemm_a_at(O, I, m, k0);
+                        const float *bs = bias ? bias + o0 : NULL;
+                        if (mr < MR || !bias) { /* past O, or no bias: zeros */
+                            for (int j = 0; j < MR; j++)
+                                bias_pad[j] = j < mr && bias ? bias[o0 + j] : 0.0f;
+                            bs = bias_pad;
                         }
-                        if (first)
-                            continue;
-                        /* gather the two images' parts of this vector */
-                        int64_t q = q0 + (int64_t)v * V;
-                        int img = (int)(q / P), p = (int)(q % P), n1 = P - p;
-                        int n = Q - q < V ? (int)(Q - q) : V;
-                        for (int r = 0; r < mr; r++) {
-                            memcpy(stage[v] + r * V, g->Y[img] + (int64_t)(o0 + r) * P + p,
-                                   (size_t)n1 * sizeof(float));
-                            memcpy(stage[v] + r * V + n1, g->Y[img + 1] + (int64_t)(o0 + r) * P,
-                                   (size_t)(n - n1) * sizeof(float));
+                        pk__gemm_cols cols = pp->cols;
+                        for (int v = 0; v < pp->nv; v++) {
+                            if (!pp->straddle[v])
+                                cols.c[v] += (int64_t)o0 * g->P;
+                            else if (!first)
+                                pk__gemm_straddle(g, pp->q0 + (int64_t)v * V, o0, mr, stage[v], 0);
                         }
-                    }
-                    pk__gemm_ukr_any(nv, kc, a, bp, &cols, mr, bs, first, gelu);
-                    for (int v = 0; v < nv; v++) {
-                        if (!straddle[v])
-                            continue;
-                        int64_t q = q0 + (int64_t)v * V;
-                        int img = (int)(q / P), p = (int)(q % P), n1 = P - p;
-                        int n = Q - q < V ? (int)(Q - q) : V;
-                        for (int r = 0; r < mr; r++) {
-                            memcpy(g->Y[img] + (int64_t)(o0 + r) * P + p, stage[v] + r * V,
-                                   (size_t)n1 * sizeof(float));
-                            memcpy(g->Y[img + 1] + (int64_t)(o0 + r) * P, stage[v] + r * V + n1,
-                                   (size_t)(n - n1) * sizeof(float));
-                        }
+                        pk__gemm_ukr_any(pp->nv, kc, a, b, &cols, mr, bs, first, gelu);
+                        for (int v = 0; v < pp->nv; v++)
+                            if (pp->straddle[v])
+                                pk__gemm_straddle(g, pp->q0 + (int64_t)v * V, o0, mr, stage[v], 1);
                     }
                 }
             }
         }
     }
+    free(heap);
 }
 
 /* Split nthreads into a grid To x Tp over weight panels x pixel vectors
  * with the least work in the largest rectangle. */
-static void pk__gemm_grid(int panels, int64_t vecs, int nthreads, int *to, int *tp)
+static inline void pk__gemm_grid(int panels, int64_t vecs, int nthreads, int *to, int *tp)
 {
     int64_t best = -1;
     *to = 1;
@@ -445,33 +541,15 @@ static void pk__gemm_grid(int panels, int64_t vecs, int nthreads, int *to, int *
     }
 }
 
-/* Several images with the same weights: Y[n] = W X[n] + bias (then GELU if
- * epilogue == 1) for n < nimg, each X[n] [I][P] and Y[n] [O][P]. Their pixels
- * are packed side by side, so each weight panel is loaded once for all of
- * them and a P that is not a multiple of PK_VEC wastes only the last
- * vector of the batch. Bit-identical to nimg calls of pk_gemm. */
-static void pk_gemm_batch(const float *packed, const float *bias, const float *const *X,
-                          float *const *Y, int nimg, int O, int I, int P, int epilogue,
-                          int nthreads)
+/* The images of g as one sequence of pixels, split between the threads. */
+static inline void pk__gemm_run(const float *packed, const float *bias, const pk__gemm_args *g,
+                                int epilogue, int nthreads)
 {
-    pk__gemm_args g = {X, Y, nimg, O, I, P};
-    if (O <= 0 || P <= 0 || nimg <= 0)
-        return;
+    int O = g->O, I = g->I, P = g->P, nimg = g->nimg;
     int panels = (O + PK_GEMM_MR - 1) / PK_GEMM_MR;
     int64_t vecs = ((int64_t)nimg * P + PK_VEC - 1) / PK_VEC;
-    if (I <= 0) { /* no inputs: the bias alone */
-        for (int n = 0; n < nimg; n++)
-            for (int o = 0; o < O; o++)
-                for (int p = 0; p < P; p++) {
-                    pk_gemm_vf y = pk__gemm_splat(bias[o]);
-                    Y[n][(int64_t)o * P + p] = epilogue == 1 ? pk__gemm_gelu(y)[0] : y[0];
-                }
-        return;
-    }
-    if (nthreads < 1)
-        nthreads = 1;
     /* below ~1 M multiply-adds a second thread costs more than it saves */
-    if ((double)O * I * P * nimg < 1e6)
+    if ((double)O * I * P * nimg < PK_GEMM_MIN_PARALLEL)
         nthreads = 1;
     int to, tp;
     pk__gemm_grid(panels, vecs, nthreads, &to, &tp);
@@ -482,12 +560,51 @@ static void pk_gemm_batch(const float *packed, const float *bias, const float *c
         int a = t / tp, b = t % tp;
         int m0 = (int)((int64_t)panels * a / to), m1 = (int)((int64_t)panels * (a + 1) / to);
         int v0 = (int)(vecs * b / tp), v1 = (int)(vecs * (b + 1) / tp);
-        pk__gemm_rect(packed, bias, &g, epilogue, m0, m1, v0, v1);
+        pk__gemm_rect(packed, bias, g, epilogue, m0, m1, v0, v1);
     }
 }
 
-/* One image: Y [O][P] = W X + bias, X [I][P], W packed by pk_gemm_pack_weights;
- * epilogue 0: bias only, 1: bias then exact GELU. X and Y must not overlap. */
+/* Several images with the same weights: Y[n] = W X[n] + bias (then GELU if
+ * epilogue == 1) for n < nimg, each X[n] [I][P] and Y[n] [O][P]. When the
+ * weights do not fit in the threads' L2 caches, or P is small, the images'
+ * pixels are packed side by side, so each weight panel is loaded once for
+ * all of them and a P that is not a multiple of PK_VEC wastes only the last
+ * vector of the batch (PeLK-T's P = 49 and 196 stages); otherwise the images
+ * go one by one, which keeps each one's activations in cache. Bit-identical
+ * to nimg calls of pk_gemm either way. */
+static inline void pk_gemm_batch(const float *packed, const float *bias, const float *const *X,
+                                 float *const *Y, int nimg, int O, int I, int P, int epilogue,
+                                 int nthreads)
+{
+    if (O <= 0 || P <= 0 || nimg <= 0)
+        return;
+    if (I <= 0) { /* no inputs: the bias alone */
+        for (int n = 0; n < nimg; n++)
+            for (int o = 0; o < O; o++)
+                for (int p = 0; p < P; p++) {
+                    pk_gemm_vf y = pk__gemm_splat(bias ? bias[o] : 0.0f);
+                    Y[n][(int64_t)o * P + p] = epilogue == 1 ? pk__gemm_gelu(y)[0] : y[0];
+                }
+        return;
+    }
+    if (nthreads < 1)
+        nthreads = 1;
+    double abytes = (double)pk_gemm_packed_size(O, I) * sizeof(float);
+    if (nimg > 1 && P >= 16 * PK_VEC && abytes <= (double)nthreads * PK_GEMM_L2_BYTES) {
+        for (int n = 0; n < nimg; n++) {
+            pk__gemm_args g = {X + n, Y + n, 1, O, I, P};
+            pk__gemm_run(packed, bias, &g, epilogue, nthreads);
+        }
+        return;
+    }
+    pk__gemm_args g = {X, Y, nimg, O, I, P};
+    pk__gemm_run(packed, bias, &g, epilogue, nthreads);
+}
+
+/* One image: Y [O][P] = W X + bias, X [I][P], W packed by pk_gemm_pack_weights,
+ * bias [O] (NULL: none); epilogue 0: bias only, 1: bias then exact GELU.
+ * X and Y must not overlap. nthreads: the OpenMP team size (results do not
+ * depend on it). */
 static inline void pk_gemm(const float *packed, const float *bias, const float *X, float *Y, int O,
                            int I, int P, int epilogue, int nthreads)
 {

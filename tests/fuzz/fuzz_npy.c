@@ -16,14 +16,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     FUZZ_CHECK(a.rank >= 0 && a.rank <= 8, "rank %d", a.rank);
-    int64_t numel = 1;
+    int zero = 0;
     for (int i = 0; i < a.rank; i++) {
-        FUZZ_CHECK(a.shape[i] >= 0, "shape[%d] = %lld", i, (long long)a.shape[i]);
-        numel *= a.shape[i];
+        FUZZ_CHECK(a.shape[i] >= 0 && a.shape[i] <= ((int64_t)1 << 40), "shape[%d] = %lld", i,
+                   (long long)a.shape[i]);
+        zero |= a.shape[i] == 0;
     }
-    FUZZ_CHECK((uint64_t)numel * 4 <= size, "%lld elements in %zu bytes", (long long)numel, size);
+    uint64_t numel = zero ? 0 : 1;
+    for (int i = 0; i < a.rank && numel; i++) { /* checked before multiplying: no overflow */
+        FUZZ_CHECK(numel <= size / 4 / (uint64_t)a.shape[i], "shape larger than the %zu bytes",
+                   size);
+        numel *= (uint64_t)a.shape[i];
+    }
     float sum = 0; /* touch every element: ASan checks the allocation's size */
-    for (int64_t i = 0; i < numel; i++)
+    for (uint64_t i = 0; i < numel; i++)
         sum += a.data[i];
     (void)sum;
     npy_free(&a);

@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_CHECK(st->cols.size[k] >= 1, "stage %d: col region %d empty", i, k);
         FUZZ_CHECK(st->conv_channels >= 0 && st->conv_channels <= st->dim,
                    "stage %d: g = %d of %d", i, st->conv_channels, st->dim);
-        FUZZ_CHECK(st->hidden >= 0 && st->hidden <= 64 * st->dim, "stage %d: hidden %d", i,
+        FUZZ_CHECK(st->hidden >= 1 && st->hidden <= 64 * st->dim, "stage %d: hidden %d", i,
                    st->hidden);
         FUZZ_CHECK(st->map_h >= 1 && st->map_w >= 1, "stage %d: map %dx%d", i, st->map_h,
                    st->map_w);

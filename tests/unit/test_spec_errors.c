@@ -45,7 +45,7 @@ int main(void)
     expect_error(HEAD "stages: [{dim: eight, depth: 1, kernel: 5}]\n",
                  "t.yaml:3:16: dim must be an integer, got 'eight'");
     expect_error(HEAD "stages: [{dim: \"8\", depth: 1, kernel: 5}]\n",
-                 "t.yaml:3:16: dim must be an integer, got a scalar");
+                 "t.yaml:3:16: dim must be an integer, got the quoted string '8'");
     expect_error(HEAD "stages: [{dim: 8, depth: 1, kernel: 5.0}]\n",
                  "t.yaml:3:37: kernel must be an integer, got '5.0'");
     expect_error(HEAD "stages: {dim: 8}\n", "t.yaml:3:9: stages must be a list, got a mapping");
