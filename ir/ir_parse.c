@@ -193,7 +193,11 @@ static int parse_attr(lexer *lx, ir_op *op)
     if (!strcmp(key, "rows") || !strcmp(key, "cols")) {
         sharing_grid *gr = key[0] == 'r' ? &op->rows : &op->cols;
         grid_free(gr);
-        return take_int_list(lx, &gr->size, &gr->n);
+        if (take_int_list(lx, &gr->size, &gr->n))
+            return -1;
+        /* (ir_add_op copies only a grid with regions: an empty one's array would be shared) */
+        return gr->n ? 0 : diag_at(lx->d, lx->file, line, col, "%s must list at least one region",
+                                   key);
     }
     if (!strcmp(key, "stride"))
         return take_int(lx, &op->stride);

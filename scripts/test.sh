@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 sh scripts/setup.sh
 echo "== tests (build/)"
 (cd build && ctest --output-on-failure -j "$(nproc)")
-echo "== tests under ASan + UBSan + LSan (build-asan/)"
-cmake -S . -B build-asan -DPELKC_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+echo "== tests under ASan + UBSan + LSan (build-asan/), with a one-minute libFuzzer run per parser"
+cmake -S . -B build-asan -DPELKC_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DPELKC_FUZZ=ON \
+      -DPELKC_FUZZ_SECONDS=60 >/dev/null
 cmake --build build-asan -j "$(nproc)" >/dev/null
 cd build-asan
 ctest --output-on-failure -j "$(nproc)"
