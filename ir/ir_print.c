@@ -17,6 +17,10 @@ static void put(strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2
 
 static void put(strbuf *b, const char *fmt, ...)
 {
+    if (!b->s) { /* start with a buffer: offsetting a null pointer is undefined */
+        b->cap = 4096;
+        b->s = xcalloc(b->cap, 1);
+    }
     for (;;) {
         va_list ap;
         va_start(ap, fmt);
