@@ -22,6 +22,12 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+double sort_median(double *times, int n)
+{
+    qsort(times, (size_t)n, sizeof *times, cmp_double);
+    return n % 2 ? times[n / 2] : (times[n / 2 - 1] + times[n / 2]) / 2;
+}
+
 int cmd_bench(const options *opts)
 {
     options o = *opts;
@@ -81,9 +87,7 @@ int cmd_bench(const options *opts)
             times[i - 2] = now_seconds() - t1;
     }
     if (!rc) {
-        qsort(times, (size_t)o.iters, sizeof *times, cmp_double);
-        double med = o.iters % 2 ? times[o.iters / 2]
-                                 : (times[o.iters / 2 - 1] + times[o.iters / 2]) / 2;
+        double med = sort_median(times, o.iters);
         int64_t ws = 0;
         pelkc_status (*workspace)(const pelkc_model *, int64_t *) =
             (pelkc_status(*)(const pelkc_model *, int64_t *))dlsym(api.so, "pelkc_workspace_bytes");

@@ -45,6 +45,8 @@ void fill_random(float *x, int64_t n, uint64_t seed);
 /* Spec -> graph with weights (or without, unless need_weights) -> passes. */
 ir_graph *load_graph(const options *o, model_spec *s, int need_weights, FILE *dump, pelk_diag *d);
 double peak_rss_mb(void);
+/* Sort run times in place and return their median. */
+double sort_median(double *times, int n);
 
 int cmd_run(const options *o);
 int cmd_bench(const options *o);

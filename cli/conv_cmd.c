@@ -98,12 +98,6 @@ int cmd_conv(const options *o)
     return rc ? die(d.msg) : 0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 int cmd_bench_conv(const options *opts)
 {
     options local = *opts;
@@ -141,10 +135,7 @@ int cmd_bench_conv(const options *opts)
             times[i - 3] = now_seconds() - t0;
     }
     if (!rc) {
-        qsort(times, (size_t)o->iters, sizeof *times, cmp_double);
-        double med = times[o->iters / 2];
-        if (o->iters % 2 == 0)
-            med = (times[o->iters / 2 - 1] + times[o->iters / 2]) / 2;
+        double med = sort_median(times, o->iters);
         printf("op:%s\n", ir);
         printf("periph: %s, kernel %d, %d channels, %dx%d, batch %d, threads %d\n",
                o->periph_dense ? "dense" : "lowered", o->kernel, o->channels, o->height, o->width,
