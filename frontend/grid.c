@@ -51,6 +51,9 @@ int grid_from_rule(sharing_grid *g, int kernel, int center, int base, pelk_diag 
 void grid_from_list(sharing_grid *g, const int *sizes, int n)
 {
     g->n = n;
+    g->size = NULL; /* an empty grid owns nothing */
+    if (n <= 0)
+        return;
     g->size = xcalloc((size_t)n, sizeof *g->size);
     memcpy(g->size, sizes, (size_t)n * sizeof *sizes);
 }

@@ -111,10 +111,9 @@ int ir_add_op(ir_graph *g, const ir_op *op)
     g->ops = grow(g->ops, g->n_ops, &g->cap_ops, sizeof *g->ops);
     ir_op *o = &g->ops[g->n_ops];
     *o = *op;
-    if (op->rows.n)
-        grid_copy(&o->rows, &op->rows);
-    if (op->cols.n)
-        grid_copy(&o->cols, &op->cols);
+    /* deep copies, whatever n is, so the graph never shares the caller's arrays */
+    grid_copy(&o->rows, &op->rows);
+    grid_copy(&o->cols, &op->cols);
     return g->n_ops++;
 }
 
