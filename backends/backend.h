@@ -32,6 +32,8 @@ typedef struct weight_layout {
     int64_t total;         /* bytes */
 } weight_layout;
 
+/* A conv2d with kernel = stride: a matrix product over its patches. */
+int op_is_patchify(const ir_graph *g, const ir_op *op);
 void layout_weights(const ir_graph *g, weight_layout *w);
 /* Write the blob; every constant must have data. */
 int write_weights(const ir_graph *g, const weight_layout *w, const char *path, pelk_diag *d);

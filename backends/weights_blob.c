@@ -8,14 +8,24 @@
 #include "../runtime/pelkc_gemm.h"
 #include "backend.h"
 
-/* A constant read only as the weight of pointwise ops is stored packed for pk_gemm. */
+int op_is_patchify(const ir_graph *g, const ir_op *op)
+{
+    if (op->kind != OP_CONV2D)
+        return 0;
+    const ir_const *w = &g->consts[op->cst[0]];
+    return w->shape[2] == w->shape[3] && op->stride == w->shape[2];
+}
+
+/* A constant read only as the weight of matrix products (pointwise ops and
+ * patchify convs, whose [O,I,k,k] weight is the matrix [O, I*k*k]) is stored
+ * packed for pk_gemm. */
 static weight_format format_of(const ir_graph *g, int c)
 {
     int as_gemm = 0, other = 0;
     for (int i = 0; i < g->n_ops; i++)
         for (int k = 0; k < g->ops[i].n_cst; k++)
             if (g->ops[i].cst[k] == c) {
-                if (g->ops[i].kind == OP_POINTWISE && k == 0)
+                if ((g->ops[i].kind == OP_POINTWISE || op_is_patchify(g, &g->ops[i])) && k == 0)
                     as_gemm = 1;
                 else
                     other = 1;
@@ -26,7 +36,7 @@ static weight_format format_of(const ir_graph *g, int c)
 static int64_t stored_floats(const ir_const *c, weight_format f)
 {
     if (f == WEIGHT_GEMM_PACKED)
-        return (int64_t)pk_gemm_packed_size(c->shape[0], c->shape[1]);
+        return (int64_t)pk_gemm_packed_size(c->shape[0], (int)(ir_const_numel(c) / c->shape[0]));
     return ir_const_numel(c);
 }
 
@@ -62,7 +72,8 @@ int write_weights(const ir_graph *g, const weight_layout *w, const char *path, p
         float *packed = NULL;
         if (w->format[i] == WEIGHT_GEMM_PACKED) {
             packed = xcalloc(n, sizeof(float));
-            pk_gemm_pack_weights(c->data, c->shape[0], c->shape[1], packed);
+            pk_gemm_pack_weights(c->data, c->shape[0], (int)(ir_const_numel(c) / c->shape[0]),
+                                 packed);
             data = packed;
         }
         if (fwrite(zeros, 1, (size_t)(w->offset[i] - at), f) != (size_t)(w->offset[i] - at) ||

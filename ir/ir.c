@@ -325,6 +325,8 @@ static int verify_op(vctx *v)
         int k = w->shape[2];
         if (in->rank != 4 || in->h < k || in->w < k)
             return fail(v, "the %dx%d kernel does not fit the input", k, k);
+        if (op->eps < 0 || (op->eps > 0 && op->stride != k))
+            return fail(v, "norm (a fused LayerNorm) needs a positive eps and stride = kernel");
         int ho = (in->h - k) / op->stride + 1, wo = (in->w - k) / op->stride + 1;
         if (out->rank != 4 || out->c != w->shape[0] || out->h != ho || out->w != wo)
             return fail(v, "result must be [N,%d,%d,%d]", w->shape[0], ho, wo);
@@ -385,6 +387,8 @@ static int verify_op(vctx *v)
             return fail(v, "takes x [, residual] and a weight and a bias");
         if (op->act < 0 || op->act > 1)
             return fail(v, "act must be none or gelu");
+        if (op->eps < 0)
+            return fail(v, "norm (a fused LayerNorm) needs a positive eps");
         if (op->n_in == 2 && want_same_shape(v, &g->values[op->in[1]], out))
             return -1;
         const ir_const *w = &g->consts[op->cst[0]];

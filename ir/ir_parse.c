@@ -209,7 +209,7 @@ static int parse_attr(lexer *lx, ir_op *op)
                                  hi, *v)
                        : 0;
     }
-    if (!strcmp(key, "eps")) {
+    if (!strcmp(key, "eps") || !strcmp(key, "norm")) { /* norm: a fused LayerNorm's eps */
         char *end;
         op->eps = lx->is_word ? strtod(lx->tok, &end) : 0;
         if (!lx->is_word || *end)

@@ -90,7 +90,12 @@ static void put_op(strbuf *b, const ir_graph *g, const ir_op *op, int with_macs)
     put(b, ")");
     switch (op->kind) {
     case OP_CONV2D:
-        put(b, " {stride=%d}", op->stride);
+        put(b, " {stride=%d", op->stride);
+        if (op->eps > 0) {
+            put(b, ", norm=");
+            put_double(b, op->eps);
+        }
+        put(b, "}");
         break;
     case OP_LAYERNORM:
         put(b, " {eps=");
@@ -121,8 +126,16 @@ static void put_op(strbuf *b, const ir_graph *g, const ir_op *op, int with_macs)
             put(b, " {g=%d}", op->g);
         break;
     case OP_POINTWISE:
-        if (op->act)
+        if (op->act && op->eps > 0)
+            put(b, " {act=gelu, norm=");
+        else if (op->act)
             put(b, " {act=gelu}");
+        else if (op->eps > 0)
+            put(b, " {norm=");
+        if (op->eps > 0) {
+            put_double(b, op->eps);
+            put(b, "}");
+        }
         break;
     default:
         break;

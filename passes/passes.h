@@ -26,6 +26,7 @@ int pass_lower_periph(ir_graph *g, const pass_options *o, pelk_diag *d);
 int pass_fuse_box_gather(ir_graph *g, const pass_options *o, pelk_diag *d);
 int pass_fold_affine(ir_graph *g, const pass_options *o, pelk_diag *d);
 int pass_fuse_epilogue(ir_graph *g, const pass_options *o, pelk_diag *d);
+int pass_fuse_norm(ir_graph *g, const pass_options *o, pelk_diag *d);
 
 /* Run the pipeline; if dump is non-NULL, print the IR before the first pass
  * and after each pass to it. Verifies after every pass. */

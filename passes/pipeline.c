@@ -17,6 +17,9 @@ static const pass pipeline[] = {
      pass_fold_affine},
     {"fuse-epilogue", "fuse GELU and the residual add into the pointwise layer before them",
      pass_fuse_epilogue},
+    {"fuse-norm",
+     "fuse each LayerNorm without affine into the pointwise or patchify conv reading it",
+     pass_fuse_norm},
 };
 
 static void dump_ir(FILE *f, const ir_graph *g, const char *title)

@@ -220,16 +220,18 @@ static inline __attribute__((always_inline)) pk_gemm_vf pk__gemm_gelu(pk_gemm_vf
  * c, row r at c + r * ldc, n valid lanes (PK_VEC = a full vector). */
 typedef struct {
     float *c[PK_GEMM_NV];
+    const float *r[PK_GEMM_NV]; /* the residual at the same place, or NULL */
     int64_t ldc[PK_GEMM_NV];
     int n[PK_GEMM_NV];
 } pk__gemm_cols;
 
 /* One micro-tile: rows [0, mr) of a weight panel (a: kc x MR) times the
  * packed X panel b (kc x nv*PK_VEC). first: start from the bias (else from
- * the values in C); gelu: apply the GELU before storing. */
+ * the values in C); gelu: apply the GELU before storing; resid: add the
+ * residual (cols->r, where not NULL) before storing. */
 static inline __attribute__((always_inline)) void
 pk__gemm_ukr(const int nv, int kc, const float *restrict a, const float *restrict b,
-             const pk__gemm_cols *cols, int mr, const float *bias, int first, int gelu)
+             const pk__gemm_cols *cols, int mr, const float *bias, int first, int gelu, int resid)
 {
     enum { MR = PK_GEMM_MR, V = PK_VEC };
     pk_gemm_vf acc[MR][PK_GEMM_NV];
@@ -286,6 +288,16 @@ pk__gemm_ukr(const int nv, int kc, const float *restrict a, const float *restric
             for (int v = 0; v < nv; v++)
                 acc[r][v] = pk__gemm_gelu(acc[r][v]);
     }
+    if (resid) {
+#pragma GCC unroll 8
+        for (int r = 0; r < MR; r++)
+#pragma GCC unroll 8
+            for (int v = 0; v < nv; v++)
+                if (cols->r[v] && (full || r < mr))
+                    acc[r][v] += full || cols->n[v] == V
+                                     ? pk__gemm_ld(cols->r[v] + r * cols->ldc[v])
+                                     : pk__gemm_ldn(cols->r[v] + r * cols->ldc[v], cols->n[v]);
+    }
     if (full) {
 #pragma GCC unroll 8
         for (int r = 0; r < MR; r++)
@@ -308,51 +320,94 @@ pk__gemm_ukr(const int nv, int kc, const float *restrict a, const float *restric
 
 static inline void pk__gemm_ukr_any(int nv, int kc, const float *a, const float *b,
                                     const pk__gemm_cols *cols, int mr, const float *bias, int first,
-                                    int gelu)
+                                    int gelu, int resid)
 {
     switch (nv) {
     case 1:
-        pk__gemm_ukr(1, kc, a, b, cols, mr, bias, first, gelu);
+        pk__gemm_ukr(1, kc, a, b, cols, mr, bias, first, gelu, resid);
         break;
 #if PK_GEMM_NV >= 2
     case 2:
-        pk__gemm_ukr(2, kc, a, b, cols, mr, bias, first, gelu);
+        pk__gemm_ukr(2, kc, a, b, cols, mr, bias, first, gelu, resid);
         break;
 #endif
 #if PK_GEMM_NV >= 3
     case 3:
-        pk__gemm_ukr(3, kc, a, b, cols, mr, bias, first, gelu);
+        pk__gemm_ukr(3, kc, a, b, cols, mr, bias, first, gelu, resid);
         break;
 #endif
 #if PK_GEMM_NV >= 4
     case 4:
-        pk__gemm_ukr(4, kc, a, b, cols, mr, bias, first, gelu);
+        pk__gemm_ukr(4, kc, a, b, cols, mr, bias, first, gelu, resid);
         break;
 #endif
 #if PK_GEMM_NV >= 5
     default:
-        pk__gemm_ukr(PK_GEMM_NV, kc, a, b, cols, mr, bias, first, gelu);
+        pk__gemm_ukr(PK_GEMM_NV, kc, a, b, cols, mr, bias, first, gelu, resid);
         break;
 #endif
     }
 }
 
-/* The images' pixels form one sequence q = img * P + p; vectors of PK_VEC
- * of them may span several images (only when P % PK_VEC != 0 and nimg > 1). */
+/* A job: the images' pixels form one sequence q = img * P + p; vectors of
+ * PK_VEC of them may span several images (only when P % PK_VEC != 0 and
+ * nimg > 1). What X holds, and how row i / column p of the product's right
+ * operand is read from it, is the job's source:
+ *   patch 0: X[img] is [I][P], read as is;
+ *   patch k: X[img] is a [I/(k*k)][in_h][in_w] map cut into k x k patches
+ *            (a conv with kernel = stride = k, no padding): row
+ *            i = (c * k + ki) * k + kj, column p = oy * (in_w / k) + ox reads
+ *            X[c][oy * k + ki][ox * k + kj] (im2col done while packing).
+ *   S (optional): per-image LayerNorm statistics of X's pixels, mean
+ *            [in pixels] then rstd [in pixels]: the value read is
+ *            (x - mean) * rstd (the LayerNorm before the layer, done while
+ *            packing; bit-identical to pk_layernorm without affine).
+ * R (optional): a residual per image, laid out as Y, added last. */
 typedef struct {
     const float *const *X;
     float *const *Y;
+    const float *const *R;
+    const float *const *S;
     int nimg, O, I, P;
-} pk__gemm_args;
+    int patch, in_h, in_w;
+} pk_gemm_job;
+typedef pk_gemm_job pk__gemm_args;
 
-/* Pack X rows [k0, k0 + kc), sequence columns [q0, q0 + nq), into
- * bp[k][0 .. w) (w = nv * PK_VEC), zero past nq. */
+/* n values of row i of the right operand, pixels [p, p + n) of image img,
+ * into d (patch or normalised sources; the plain one is pack_x's fast path). */
+static inline void pk__gemm_read_row(const pk__gemm_args *g, int img, int i, int p, int n,
+                                     float *restrict d)
+{
+    const float *x = g->X[img], *s = g->S ? g->S[img] : NULL;
+    if (!g->patch) {
+        int64_t at = (int64_t)i * g->P + p;
+        for (int t = 0; t < n; t++)
+            d[t] = s ? (x[at + t] - s[p + t]) * s[g->P + p + t] : x[at + t];
+        return;
+    }
+    int k = g->patch, wo = g->in_w / k, c = i / (k * k), ki = i / k % k, kj = i % k;
+    int64_t hw = (int64_t)g->in_h * g->in_w;
+    x += (int64_t)c * hw;
+    for (int t = 0; t < n;) {
+        int oy = (p + t) / wo, ox = (p + t) % wo;
+        int run = wo - ox < n - t ? wo - ox : n - t; /* to the end of the output row */
+        int64_t base = (int64_t)(oy * k + ki) * g->in_w + kj;
+        for (int u = 0; u < run; u++) {
+            int64_t at = base + (int64_t)(ox + u) * k;
+            d[t + u] = s ? (x[at] - s[at]) * s[hw + at] : x[at];
+        }
+        t += run;
+    }
+}
+
+/* Pack rows [k0, k0 + kc) of the right operand, sequence columns [q0, q0 +
+ * nq), into bp[k][0 .. w) (w = nv * PK_VEC), zero past nq. */
 static inline void pk__gemm_pack_x(const pk__gemm_args *g, int k0, int kc, int64_t q0, int nq,
                                    int w, float *restrict bp)
 {
     int P = g->P;
     int img = (int)(q0 / P), p0 = (int)(q0 % P);
-    if (p0 + nq <= P) { /* within one image: whole vectors, a masked tail */
+    if (p0 + nq <= P && !g->patch && !g->S) { /* plain, one image: vectors, a masked tail */
         const float *x = g->X[img] + (int64_t)k0 * P + p0;
         int nfull = nq / PK_VEC, tail = nq % PK_VEC;
         for (int k = 0; k < kc; k++) {
@@ -372,10 +427,8 @@ static inline void pk__gemm_pack_x(const pk__gemm_args *g, int k0, int kc, int64
         img = (int)(q / P);
         int p = (int)(q % P);
         int n = P - p < q0 + nq - q ? P - p : (int)(q0 + nq - q);
-        const float *x = g->X[img] + (int64_t)k0 * P + p;
-        float *d = bp + (q - q0);
         for (int k = 0; k < kc; k++)
-            memcpy(d + (int64_t)k * w, x + (int64_t)k * P, (size_t)n * sizeof(float));
+            pk__gemm_read_row(g, img, k0 + k, p, n, bp + (int64_t)k * w + (q - q0));
         q += n;
     }
     if (nq < w)
@@ -385,7 +438,7 @@ static inline void pk__gemm_pack_x(const pk__gemm_args *g, int k0, int kc, int64
 
 /* A vector of the sequence that spans several images: copy rows [o0, o0 +
  * mr) of its columns between Y and the staging tile st [MR][PK_VEC]
- * (out: st to Y). */
+ * (out: st to Y; out == 2: adding the residual on the way). */
 static inline void pk__gemm_straddle(const pk__gemm_args *g, int64_t q, int o0, int mr, float *st,
                                      int out)
 {
@@ -397,7 +450,11 @@ static inline void pk__gemm_straddle(const pk__gemm_args *g, int64_t q, int o0, 
         int n = P - p < end - at ? P - p : (int)(end - at);
         for (int r = 0; r < mr; r++) {
             float *y = g->Y[img] + (int64_t)(o0 + r) * P + p, *t = st + r * PK_VEC + (at - q);
-            if (out)
+            if (out == 2) {
+                const float *res = g->R[img] + (int64_t)(o0 + r) * P + p;
+                for (int u = 0; u < n; u++)
+                    y[u] = t[u] + res[u];
+            } else if (out)
                 memcpy(y, t, (size_t)n * sizeof(float));
             else
                 memcpy(t, y, (size_t)n * sizeof(float));
@@ -430,6 +487,7 @@ static inline void pk__gemm_panel_init(const pk__gemm_args *g, int va, int vz,
         int n = Q - q < PK_VEC ? (int)(Q - q) : PK_VEC;
         pp->straddle[v] = P - p < n;
         pp->cols.c[v] = pp->straddle[v] ? stage[v] : g->Y[img] + p;
+        pp->cols.r[v] = g->R && !pp->straddle[v] ? g->R[img] + p : NULL;
         pp->cols.ldc[v] = pp->straddle[v] ? PK_VEC : P;
         pp->cols.n[v] = pp->straddle[v] ? PK_VEC : n;
     }
@@ -481,7 +539,8 @@ static inline void pk__gemm_rect(const float *packed, const float *bias, const p
                                 stage, &pan[pn]);
         for (int k0 = 0; k0 < I; k0 += KC) {
             int kc = I - k0 < KC ? I - k0 : KC;
-            int first = k0 == 0, gelu = epilogue == 1 && k0 + kc == I;
+            int first = k0 == 0, last = k0 + kc == I, gelu = epilogue == 1 && last;
+            int resid = g->R && last;
             for (int pn = 0; pn < npan; pn++)
                 pk__gemm_pack_x(g, k0, kc, pan[pn].q0, pan[pn].nq, pan[pn].nv * V,
                                 bp + (size_t)pn * KC * NV * V);
@@ -502,15 +561,19 @@ static inline void pk__gemm_rect(const float *packed, const float *bias, const p
                         }
                         pk__gemm_cols cols = pp->cols;
                         for (int v = 0; v < pp->nv; v++) {
-                            if (!pp->straddle[v])
+                            if (!pp->straddle[v]) {
                                 cols.c[v] += (int64_t)o0 * g->P;
+                                if (cols.r[v])
+                                    cols.r[v] += (int64_t)o0 * g->P;
+                            }
                             else if (!first)
                                 pk__gemm_straddle(g, pp->q0 + (int64_t)v * V, o0, mr, stage[v], 0);
                         }
-                        pk__gemm_ukr_any(pp->nv, kc, a, b, &cols, mr, bs, first, gelu);
+                        pk__gemm_ukr_any(pp->nv, kc, a, b, &cols, mr, bs, first, gelu, resid);
                         for (int v = 0; v < pp->nv; v++)
                             if (pp->straddle[v])
-                                pk__gemm_straddle(g, pp->q0 + (int64_t)v * V, o0, mr, stage[v], 1);
+                                pk__gemm_straddle(g, pp->q0 + (int64_t)v * V, o0, mr, stage[v],
+                                                  resid ? 2 : 1);
                     }
                 }
             }
@@ -564,41 +627,57 @@ static inline void pk__gemm_run(const float *packed, const float *bias, const pk
     }
 }
 
-/* Several images with the same weights: Y[n] = W X[n] + bias (then GELU if
- * epilogue == 1) for n < nimg, each X[n] [I][P] and Y[n] [O][P]. When the
+/* Run a job (pk_gemm_job above): Y[n] = W src(X[n]) + bias, then the GELU
+ * if epilogue == 1, then + R[n], for n < nimg; each Y[n] is [O][P]. When the
  * weights do not fit in the threads' L2 caches, or P is small, the images'
  * pixels are packed side by side, so each weight panel is loaded once for
  * all of them and a P that is not a multiple of PK_VEC wastes only the last
  * vector of the batch (PeLK-T's P = 49 and 196 stages); otherwise the images
  * go one by one, which keeps each one's activations in cache. Bit-identical
- * to nimg calls of pk_gemm either way. */
-static inline void pk_gemm_batch(const float *packed, const float *bias, const float *const *X,
-                                 float *const *Y, int nimg, int O, int I, int P, int epilogue,
-                                 int nthreads)
+ * either way, and to running the images one at a time. X, R and S must not
+ * overlap Y. */
+static inline void pk_gemm_run(const float *packed, const float *bias, const pk_gemm_job *job,
+                               int epilogue, int nthreads)
 {
-    if (O <= 0 || P <= 0 || nimg <= 0)
+    int O = job->O, I = job->I, P = job->P;
+    if (O <= 0 || P <= 0 || job->nimg <= 0)
         return;
     if (I <= 0) { /* no inputs: the bias alone */
-        for (int n = 0; n < nimg; n++)
+        for (int n = 0; n < job->nimg; n++)
             for (int o = 0; o < O; o++)
                 for (int p = 0; p < P; p++) {
                     pk_gemm_vf y = pk__gemm_splat(bias ? bias[o] : 0.0f);
-                    Y[n][(int64_t)o * P + p] = epilogue == 1 ? pk__gemm_gelu(y)[0] : y[0];
+                    float v = epilogue == 1 ? pk__gemm_gelu(y)[0] : y[0];
+                    int64_t at = (int64_t)o * P + p;
+                    job->Y[n][at] = job->R ? v + job->R[n][at] : v;
                 }
         return;
     }
     if (nthreads < 1)
         nthreads = 1;
     double abytes = (double)pk_gemm_packed_size(O, I) * sizeof(float);
-    if (nimg > 1 && P >= 16 * PK_VEC && abytes <= (double)nthreads * PK_GEMM_L2_BYTES) {
-        for (int n = 0; n < nimg; n++) {
-            pk__gemm_args g = {X + n, Y + n, 1, O, I, P};
-            pk__gemm_run(packed, bias, &g, epilogue, nthreads);
+    if (job->nimg > 1 && P >= 16 * PK_VEC && abytes <= (double)nthreads * PK_GEMM_L2_BYTES) {
+        for (int n = 0; n < job->nimg; n++) {
+            pk_gemm_job one = *job;
+            one.X = job->X + n;
+            one.Y = job->Y + n;
+            one.R = job->R ? job->R + n : NULL;
+            one.S = job->S ? job->S + n : NULL;
+            one.nimg = 1;
+            pk__gemm_run(packed, bias, &one, epilogue, nthreads);
         }
         return;
     }
-    pk__gemm_args g = {X, Y, nimg, O, I, P};
-    pk__gemm_run(packed, bias, &g, epilogue, nthreads);
+    pk__gemm_run(packed, bias, job, epilogue, nthreads);
+}
+
+/* Several images, plain X[n] [I][P]. */
+static inline void pk_gemm_batch(const float *packed, const float *bias, const float *const *X,
+                                 float *const *Y, int nimg, int O, int I, int P, int epilogue,
+                                 int nthreads)
+{
+    pk_gemm_job job = {X, Y, NULL, NULL, nimg, O, I, P, 0, 0, 0};
+    pk_gemm_run(packed, bias, &job, epilogue, nthreads);
 }
 
 /* One image: Y [O][P] = W X + bias, X [I][P], W packed by pk_gemm_pack_weights,
@@ -609,6 +688,20 @@ static inline void pk_gemm(const float *packed, const float *bias, const float *
                            int I, int P, int epilogue, int nthreads)
 {
     pk_gemm_batch(packed, bias, &X, &Y, 1, O, I, P, epilogue, nthreads);
+}
+
+/* One image through a linear layer, every operand a plain argument (what
+ * generated code calls): y = act(W src(x) + bias) (+ res), where src reads x
+ * as pk_gemm_job describes (patch = 0: x is [I][P]; patch = k: x is the
+ * [I/(k*k)][in_h][in_w] map, a conv with kernel = stride = k) and, when
+ * stats is not NULL, normalises it with pk_ln_stats' statistics. */
+static inline void pk_linear(const float *packed, const float *bias, const float *x, float *y,
+                             const float *res, const float *stats, int O, int I, int P, int patch,
+                             int in_h, int in_w, int act, int nthreads)
+{
+    pk_gemm_job job = {&x, &y, res ? &res : NULL, stats ? &stats : NULL, 1, O, I, P,
+                       patch, in_h, in_w};
+    pk_gemm_run(packed, bias, &job, act, nthreads);
 }
 
 #endif

@@ -62,6 +62,29 @@ static inline void pk_conv2d(const float *in, float *out, int ci, int h, int w, 
     }
 }
 
+/* LayerNorm statistics of pixels [p0, p0 + n) (n <= 64): mean and 1/std
+ * over the c channels. One function for pk_layernorm and pk_ln_stats, so the
+ * fused LayerNorm (normalised while a GEMM packs its input) gives the same
+ * bits as the separate one. */
+static inline void pk__ln_tile(const float *in, int c, int hw, int p0, int n, float eps,
+                               float *mean, float *rstd)
+{
+    for (int p = 0; p < n; p++)
+        mean[p] = rstd[p] = 0;
+    for (int ch = 0; ch < c; ch++)
+        for (int p = 0; p < n; p++)
+            mean[p] += in[(int64_t)ch * hw + p0 + p];
+    for (int p = 0; p < n; p++)
+        mean[p] /= (float)c;
+    for (int ch = 0; ch < c; ch++)
+        for (int p = 0; p < n; p++) {
+            float d = in[(int64_t)ch * hw + p0 + p] - mean[p];
+            rstd[p] += d * d;
+        }
+    for (int p = 0; p < n; p++)
+        rstd[p] = 1.0f / sqrtf(rstd[p] / (float)c + eps);
+}
+
 /* LayerNorm over channels at each of hw pixels (weight and bias may be NULL:
  * normalise only); pixels in tiles so the channel loop walks contiguous rows,
  * tiles split among threads. */
@@ -74,27 +97,29 @@ static inline void pk_layernorm(const float *in, float *out, int c, int hw, cons
     for (int p0 = 0; p0 < hw; p0 += TILE) {
         int n = hw - p0 < TILE ? hw - p0 : TILE;
         float mean[TILE], rstd[TILE];
-        for (int p = 0; p < n; p++)
-            mean[p] = rstd[p] = 0;
-        for (int ch = 0; ch < c; ch++)
-            for (int p = 0; p < n; p++)
-                mean[p] += in[(int64_t)ch * hw + p0 + p];
-        for (int p = 0; p < n; p++)
-            mean[p] /= (float)c;
-        for (int ch = 0; ch < c; ch++)
-            for (int p = 0; p < n; p++) {
-                float d = in[(int64_t)ch * hw + p0 + p] - mean[p];
-                rstd[p] += d * d;
-            }
-        for (int p = 0; p < n; p++)
-            rstd[p] = 1.0f / sqrtf(rstd[p] / (float)c + eps);
+        pk__ln_tile(in, c, hw, p0, n, eps, mean, rstd);
         for (int ch = 0; ch < c; ch++) {
             float a = wt ? wt[ch] : 1.0f, b = bias ? bias[ch] : 0.0f;
             for (int p = 0; p < n; p++) {
                 int64_t at = (int64_t)ch * hw + p0 + p;
-                out[at] = (in[at] - mean[p]) * rstd[p] * a + b;
+                out[at] = wt || bias ? (in[at] - mean[p]) * rstd[p] * a + b
+                                     : (in[at] - mean[p]) * rstd[p];
             }
         }
+    }
+}
+
+/* Only the statistics: stats[p] = mean, stats[hw + p] = 1/std, for a layer
+ * that normalises its input as it reads it (pk_linear's norm). */
+static inline void pk_ln_stats(const float *in, float *stats, int c, int hw, float eps,
+                               int nthreads)
+{
+    enum { TILE = 64 };
+    (void)nthreads;
+#pragma omp parallel for num_threads(nthreads) schedule(static)
+    for (int p0 = 0; p0 < hw; p0 += TILE) {
+        int n = hw - p0 < TILE ? hw - p0 : TILE;
+        pk__ln_tile(in, c, hw, p0, n, eps, stats + p0, stats + hw + p0);
     }
 }
 
