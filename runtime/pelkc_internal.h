@@ -12,10 +12,17 @@ typedef struct pelkc_model_desc {
     int32_t out_c, out_h, out_w; /* out_h = out_w = 1 for a classifier */
     int64_t arena_floats;   /* per image */
     int64_t scratch_floats; /* per thread */
-    /* One image: in [C,H,W] contiguous, out [out_c,out_h,out_w], arena as
-     * planned, scratch for nthreads threads. */
-    void (*run_image)(const float *in, float *out, float *arena, float *scratch, int nthreads);
+    /* nimg <= PELKC_MAX_BATCH images, layer by layer: in [nimg][C][H][W] and
+     * out [nimg][out_c][out_h][out_w] contiguous, arena nimg * arena_floats,
+     * scratch for nthreads threads. */
+    void (*run_batch)(const float *in, float *out, int nimg, float *arena, float *scratch,
+                      int nthreads);
 } pelkc_model_desc;
+
+/* Images per run_batch call: enough that every weight panel is read once for
+ * several images (the point of running layer by layer), few enough that the
+ * arena stays small. */
+#define PELKC_MAX_BATCH 8
 
 extern const pelkc_model_desc pelkc_desc;
 

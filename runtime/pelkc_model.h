@@ -89,7 +89,10 @@ pelkc_status pelkc_set_threads(pelkc_model *m, int32_t threads);
 int32_t pelkc_threads(const pelkc_model *m);
 
 /* Bytes of working memory the model holds: its activation arena plus its
- * kernels' scratch for the current thread count. */
+ * kernels' scratch for the current thread count. The arena holds one image's
+ * planned activations at creation; a run over a batch of N contiguous images
+ * goes layer by layer over chunks of min(N, 8) images, and the arena grows
+ * to the largest chunk run so far. */
 pelkc_status pelkc_workspace_bytes(const pelkc_model *m, int64_t *bytes);
 
 /* input: 4-D float32 buffer, extents (W, H, C, N) in Halide order, any strides.

@@ -23,7 +23,8 @@ __attribute__((constructor)) static void pin_openmp_runtime(void)
 #endif
 
 struct pelkc_model {
-    float *arena;   /* one image's activations, as planned */
+    float *arena;   /* arena_images images' activations, as planned */
+    int32_t arena_images;
     float *scratch; /* per-thread scratch of the specialised kernels */
     float *staging; /* one image, for inputs that are not contiguous */
     float *out_one; /* one image's output, for outputs that are not contiguous */
@@ -75,6 +76,7 @@ PELKC_EXPORT pelkc_status pelkc_create_abi(int32_t abi_version, pelkc_model **ou
     size_t image = (size_t)pelkc_desc.in_c * pelkc_desc.in_h * pelkc_desc.in_w;
     m->threads = 1;
     m->arena = alloc_floats(pelkc_desc.arena_floats);
+    m->arena_images = 1;
     m->scratch = alloc_floats(pelkc_desc.scratch_floats);
     m->staging = malloc(image * sizeof(float));
     m->out_one = malloc(out_numel() * sizeof(float));
@@ -140,8 +142,39 @@ PELKC_EXPORT pelkc_status pelkc_workspace_bytes(const pelkc_model *m, int64_t *b
 {
     if (!m || !bytes)
         return PELKC_ERR_NULL;
-    *bytes = (pelkc_desc.arena_floats + pelkc_desc.scratch_floats * m->threads) *
+    *bytes = (pelkc_desc.arena_floats * m->arena_images + pelkc_desc.scratch_floats * m->threads) *
              (int64_t)sizeof(float);
+    return PELKC_OK;
+}
+
+/* The arena for a chunk of nimg images (it grows to the largest chunk run). */
+static pelkc_status ensure_arena(pelkc_model *m, int32_t nimg)
+{
+    if (nimg <= m->arena_images)
+        return PELKC_OK;
+    float *arena = alloc_floats(pelkc_desc.arena_floats * nimg);
+    if (!arena)
+        return fail(m, PELKC_ERR_NOMEM, "out of memory for %d images' activations (%lld bytes)",
+                    (int)nimg, (long long)(pelkc_desc.arena_floats * nimg * sizeof(float)));
+    free(m->arena);
+    m->arena = arena;
+    m->arena_images = nimg;
+    return PELKC_OK;
+}
+
+/* Contiguous images in chunks of at most PELKC_MAX_BATCH, each layer by layer. */
+static pelkc_status run_dense(pelkc_model *m, const float *input, int32_t batch, float *output)
+{
+    size_t image = (size_t)pelkc_desc.in_c * pelkc_desc.in_h * pelkc_desc.in_w;
+    int32_t chunk = batch < PELKC_MAX_BATCH ? batch : PELKC_MAX_BATCH;
+    pelkc_status s = ensure_arena(m, chunk);
+    if (s != PELKC_OK)
+        return s;
+    for (int32_t n = 0; n < batch; n += chunk) {
+        int32_t cnt = batch - n < chunk ? batch - n : chunk;
+        pelkc_desc.run_batch(input + n * image, output + (size_t)n * out_numel(), cnt, m->arena,
+                             m->scratch, m->threads);
+    }
     return PELKC_OK;
 }
 
@@ -155,11 +188,7 @@ PELKC_EXPORT pelkc_status pelkc_run_f32(pelkc_model *m, const float *input, int3
         return fail(m, PELKC_ERR_NULL, "input and output must not be NULL");
     if (batch < 1)
         return fail(m, PELKC_ERR_ARG, "batch must be at least 1, got %d", (int)batch);
-    size_t image = (size_t)pelkc_desc.in_c * pelkc_desc.in_h * pelkc_desc.in_w;
-    for (int32_t n = 0; n < batch; n++)
-        pelkc_desc.run_image(input + n * image, output + (size_t)n * out_numel(), m->arena,
-                             m->scratch, m->threads);
-    return PELKC_OK;
+    return run_dense(m, input, batch, output);
 }
 
 static int is_f32(const halide_buffer_t *b)
@@ -252,14 +281,16 @@ PELKC_EXPORT pelkc_status pelkc_run(pelkc_model *m, const halide_buffer_t *input
     else
         odim[0] = dout[0], odim[1] = dout[1], odim[2] = dout[2];
     int64_t out_batch_stride = vector_out ? dout[1].stride : dout[3].stride;
-    for (int32_t n = 0; n < batch; n++) {
+    if (in_dense && out_dense)
+        return run_dense(m, in, batch, out);
+    for (int32_t n = 0; n < batch; n++) { /* strided: one image at a time through staging */
         const float *x = in + (int64_t)n * di[3].stride;
         if (!in_dense) {
             copy_strided(m->staging, (float *)x, di, want[2], want[1], want[0], 1);
             x = m->staging;
         }
         float *y = out_dense ? out + (int64_t)n * onum : m->out_one;
-        pelkc_desc.run_image(x, y, m->arena, m->scratch, m->threads);
+        pelkc_desc.run_batch(x, y, 1, m->arena, m->scratch, m->threads);
         if (!out_dense)
             copy_strided(y, out + (int64_t)n * out_batch_stride, odim, oc, oh, ow, 0);
     }

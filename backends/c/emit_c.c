@@ -12,6 +12,8 @@ typedef struct emitter {
     const ir_graph *g;
     memory_plan plan;
     weight_layout weights;
+    int64_t stats_offset; /* the fused norms' statistics, after the planned values */
+    int64_t arena_floats; /* per image: planned values and statistics */
     FILE *out;
 } emitter;
 
@@ -37,15 +39,17 @@ static int box_gather_config(const ir_graph *g, int i)
     return i;
 }
 
-/* The C expression for a value's storage. */
+/* The C expression for image n's copy of a value: the caller's input and
+ * output, or the arena, where each image has its own planned copy. */
 static void value_ref(emitter *e, int v, char *buf, size_t cap)
 {
-    if (v == e->g->input)
-        snprintf(buf, cap, "input");
-    else if (v == e->g->output)
-        snprintf(buf, cap, "output");
+    const ir_value *val = &e->g->values[v];
+    if (v == e->g->input || v == e->g->output)
+        snprintf(buf, cap, "%s + n * %lld", v == e->g->input ? "input" : "output",
+                 (long long)ir_value_numel(val));
     else
-        snprintf(buf, cap, "arena + %lld", (long long)e->plan.offset[v]);
+        snprintf(buf, cap, "arena + n * %lld + %lld", (long long)e->arena_floats,
+                 (long long)e->plan.offset[v]);
 }
 
 static void const_ref(emitter *e, int c, char *buf, size_t cap)
@@ -63,19 +67,47 @@ static int64_t norm_stats_floats(const ir_graph *g, const ir_op *op)
                : 0;
 }
 
-static void emit_norm_stats(emitter *e, const ir_op *op, const char *x)
+/* A matrix product over the whole batch (pointwise op or patchify conv):
+ * the images' operands gathered into pointer arrays, one pk_gemm_run, so
+ * each weight panel is read once for all the images. A fused norm's
+ * statistics are computed first, image by image. */
+static void emit_matmul(emitter *e, const ir_op *op, const char *x, const char *y,
+                        const char *res, const char *c0, const char *c1)
 {
-    const ir_value *in = &e->g->values[op->in[0]];
-    if (op->eps > 0)
-        fprintf(e->out, "    pk_ln_stats(%s, stats, %d, %d, %.9gf, nthreads);\n", x, in->c,
+    const ir_graph *g = e->g;
+    const ir_value *in = &g->values[op->in[0]], *out = &g->values[op->out];
+    int patch = 0, I = in->c;
+    if (op->kind == OP_CONV2D) {
+        patch = g->consts[op->cst[0]].shape[2];
+        I = in->c * patch * patch;
+    }
+    char stats[64] = "NULL";
+    if (op->eps > 0) {
+        snprintf(stats, sizeof stats, "arena + n * %lld + %lld", (long long)e->arena_floats,
+                 (long long)e->stats_offset);
+        fprintf(e->out, "    for (int n = 0; n < nimg; n++)\n");
+        fprintf(e->out, "        pk_ln_stats(%s, %s, %d, %d, %.9gf, nthreads);\n", x, stats, in->c,
                 in->h * in->w, op->eps);
+    }
+    fprintf(e->out, "    for (int n = 0; n < nimg; n++) {\n");
+    fprintf(e->out, "        X[n] = %s;\n        Y[n] = %s;\n", x, y);
+    if (res)
+        fprintf(e->out, "        R[n] = %s;\n", res);
+    if (op->eps > 0)
+        fprintf(e->out, "        S[n] = %s;\n", stats);
+    fprintf(e->out, "    }\n");
+    fprintf(e->out,
+            "    pk_gemm_run(%s, %s, &(pk_gemm_job){X, Y, %s, %s, nimg, %d, %d, %d, %d, %d, %d}, "
+            "%d, nthreads);\n",
+            c0, c1, res ? "R" : "NULL", op->eps > 0 ? "S" : "NULL", out->c, I, out->h * out->w,
+            patch, in->h, in->w, op->act);
 }
 
 static void emit_op(emitter *e, const ir_op *op, int index)
 {
     const ir_graph *g = e->g;
-    const ir_value *in = &g->values[op->in[0]], *out = &g->values[op->out];
-    char x[64], y[64], x2[64] = "", c0[64] = "", c1[64] = "NULL", c2[64] = "NULL", c3[64] = "";
+    const ir_value *in = &g->values[op->in[0]];
+    char x[96], y[96], x2[96] = "", c0[64] = "", c1[64] = "NULL", c2[64] = "NULL", c3[64] = "";
     value_ref(e, op->in[0], x, sizeof x);
     value_ref(e, op->out, y, sizeof y);
     if (op->n_in > 1)
@@ -92,66 +124,55 @@ static void emit_op(emitter *e, const ir_op *op, int index)
     char *text = ir_op_text(g, op);
     fprintf(e->out, "    /*%s */\n", text);
     free(text);
+    if (op->kind == OP_POINTWISE || op_is_patchify(g, op)) {
+        /* the weight is stored packed for pk_gemm (backends/weights_blob.c); the
+         * residual is added as the product's outputs are stored */
+        emit_matmul(e, op, x, y, op->n_in > 1 ? x2 : NULL, c0, c1);
+        return;
+    }
     int hw = in->h * in->w;
+    fprintf(e->out, "    for (int n = 0; n < nimg; n++)\n        ");
     switch (op->kind) {
     case OP_CONV2D: {
         const ir_const *w = &g->consts[op->cst[0]];
-        int k = w->shape[2];
-        if (op_is_patchify(g, op)) { /* im2col happens as the matrix product packs its input */
-            emit_norm_stats(e, op, x);
-            fprintf(e->out,
-                    "    pk_linear(%s, %s, %s, %s, NULL, %s, %d, %d, %d, %d, %d, %d, 0, nthreads);\n",
-                    c0, c1, x, y, op->eps > 0 ? "stats" : "NULL", w->shape[0], in->c * k * k,
-                    out->h * out->w, k, in->h, in->w);
-            break;
-        }
-        fprintf(e->out, "    pk_conv2d(%s, %s, %d, %d, %d, %s, %s, %d, %d, %d, nthreads);\n", x, y,
-                in->c, in->h, in->w, c0, c1, w->shape[0], k, op->stride);
+        fprintf(e->out, "pk_conv2d(%s, %s, %d, %d, %d, %s, %s, %d, %d, %d, nthreads);\n", x, y,
+                in->c, in->h, in->w, c0, c1, w->shape[0], w->shape[2], op->stride);
         break;
     }
     case OP_LAYERNORM:
-        fprintf(e->out, "    pk_layernorm(%s, %s, %d, %d, %s, %s, %.9gf, nthreads);\n", x, y, in->c,
+        fprintf(e->out, "pk_layernorm(%s, %s, %d, %d, %s, %s, %.9gf, nthreads);\n", x, y, in->c,
                 hw, op->n_cst ? c0 : "NULL", op->n_cst ? c1 : "NULL", op->eps);
         break;
     case OP_DWCONV:
-        fprintf(e->out, "    pk_dwconv(%s, %s, %d, %d, %d, %d, %d, %s, %s, %s, nthreads);\n", x, y,
+        fprintf(e->out, "pk_dwconv(%s, %s, %d, %d, %d, %d, %d, %s, %s, %s, nthreads);\n", x, y,
                 in->c, in->h, in->w, op->g, op->kernel, c0, c1, c2);
         break;
     case OP_BOX_GATHER:
-        fprintf(e->out, "    op%d_box_gather(%s, %s, %s, %s, %s, scratch, nthreads);\n",
-                box_gather_config(g, index), x, y,
-                c0, c1, c2);
-        break;
-    case OP_POINTWISE:
-        /* the weight is stored packed for pk_gemm (backends/weights_blob.c); the
-         * residual is added as the product's outputs are stored */
-        emit_norm_stats(e, op, x);
-        fprintf(e->out,
-                "    pk_linear(%s, %s, %s, %s, %s, %s, %d, %d, %d, 0, 0, 0, %d, nthreads);\n", c0,
-                c1, x, y, op->n_in > 1 ? x2 : "NULL", op->eps > 0 ? "stats" : "NULL", out->c,
-                in->c, hw, op->act);
+        fprintf(e->out, "op%d_box_gather(%s, %s, %s, %s, %s, scratch, nthreads);\n",
+                box_gather_config(g, index), x, y, c0, c1, c2);
         break;
     case OP_GELU:
-        fprintf(e->out, "    pk_gelu(%s, %s, %lld, nthreads);\n", x, y, (long long)ir_value_numel(in));
+        fprintf(e->out, "pk_gelu(%s, %s, %lld, nthreads);\n", x, y, (long long)ir_value_numel(in));
         break;
     case OP_MUL_CHANNEL:
-        fprintf(e->out, "    pk_mul_channel(%s, %s, %d, %d, %s, nthreads);\n", x, y, in->c, hw, c0);
+        fprintf(e->out, "pk_mul_channel(%s, %s, %d, %d, %s, nthreads);\n", x, y, in->c, hw, c0);
         break;
     case OP_ADD: {
         int64_t n = op->g ? (int64_t)op->g * hw : ir_value_numel(in);
-        fprintf(e->out, "    pk_add(%s, %s, %s, %lld, %lld, nthreads);\n", x, x2, y, (long long)n,
+        fprintf(e->out, "pk_add(%s, %s, %s, %lld, %lld, nthreads);\n", x, x2, y, (long long)n,
                 (long long)(ir_value_numel(in) - n));
         break;
     }
     case OP_BATCHNORM:
-        fprintf(e->out, "    pk_batchnorm(%s, %s, %d, %d, %d, %s, %s, %s, %s, %.9gf);\n", x, y, in->c,
+        fprintf(e->out, "pk_batchnorm(%s, %s, %d, %d, %d, %s, %s, %s, %s, %.9gf);\n", x, y, in->c,
                 hw, op->g, c0, c1, c2, c3, op->eps);
         break;
     case OP_AVGPOOL:
-        fprintf(e->out, "    pk_avgpool(%s, %s, %d, %d);\n", x, y, in->c, hw);
+        fprintf(e->out, "pk_avgpool(%s, %s, %d, %d);\n", x, y, in->c, hw);
         break;
     default:
         /* c_emit refuses graphs with other ops before getting here */
+        fprintf(e->out, ";\n");
         break;
     }
 }
@@ -163,7 +184,7 @@ int c_emit(const ir_graph *g, const build_options *o, FILE *out, pelk_diag *d)
         if (g->ops[i].kind == OP_PERIPH_CONV)
             return diag_set(d, "C backend: op %d is a periph_conv; run the lowering passes first",
                             i);
-    emitter e = {g, {0}, {0}, out};
+    emitter e = {g, {0}, {0}, 0, 0, out};
     int64_t scratch = 0;
     for (int i = 0; i < g->n_ops; i++)
         if (g->ops[i].kind == OP_BOX_GATHER) {
@@ -178,10 +199,12 @@ int c_emit(const ir_graph *g, const build_options *o, FILE *out, pelk_diag *d)
         if (norm_stats_floats(g, &g->ops[i]) > stats)
             stats = norm_stats_floats(g, &g->ops[i]);
     int64_t arena = e.plan.arena_floats + stats;
+    e.stats_offset = e.plan.arena_floats;
+    e.arena_floats = arena;
     const ir_value *in = &g->values[g->input], *res = &g->values[g->output];
 
-    fprintf(out, "/* %s: generated by pelkc. One image per call; NCHW; weights in the blob\n"
-                 " * pelkc_weights (%lld bytes), activations in a %lld-float arena. */\n",
+    fprintf(out, "/* %s: generated by pelkc. A batch per call, layer by layer; NCHW; weights in the blob\n"
+                 " * pelkc_weights (%lld bytes), activations in a %lld-float arena per image. */\n",
             g->name, (long long)e.weights.total, (long long)arena);
     fprintf(out,
             "#define PK_VEC %d\n#include \"pelkc_internal.h\"\n#include \"pelkc_kernels.h\"\n"
@@ -193,17 +216,17 @@ int c_emit(const ir_graph *g, const build_options *o, FILE *out, pelk_diag *d)
     for (int i = 0; i < g->n_ops; i++)
         if (g->ops[i].kind == OP_BOX_GATHER && box_gather_config(g, i) == i)
             emit_box_gather_fn(out, g, &g->ops[i], i, vec);
-    fprintf(out, "static void run_image(const float *input, float *output, float *arena,\n"
+    fprintf(out, "static void run_batch(const float *input, float *output, int nimg, float *arena,\n"
                  "                      float *scratch, int nthreads)\n{\n"
-                 "    float *stats = arena + %lld;\n"
-                 "    (void)scratch;\n    (void)nthreads;\n    (void)stats;\n",
-            (long long)e.plan.arena_floats);
+                 "    const float *X[PELKC_MAX_BATCH], *R[PELKC_MAX_BATCH], *S[PELKC_MAX_BATCH];\n"
+                 "    float *Y[PELKC_MAX_BATCH];\n"
+                 "    (void)X, (void)Y, (void)R, (void)S, (void)scratch, (void)nthreads;\n");
     for (int i = 0; i < g->n_ops; i++)
         emit_op(&e, &g->ops[i], i);
     fprintf(out, "}\n\n");
     fprintf(out,
             "const pelkc_model_desc pelkc_desc = {\"%s\", %d, %d, %d, %d, %d, %d, %lld, %lld, "
-            "run_image};\n",
+            "run_batch};\n",
             g->name, in->c, in->h, in->w, res->c, res->h, res->w, (long long)arena,
             (long long)scratch);
     memory_plan_free(&e.plan);

@@ -91,8 +91,10 @@ static void test_model(api *a)
     CHECK(a->set_threads(NULL, 2) == PELKC_ERR_NULL);
     CHECK(a->set_threads(m, 0) == PELKC_ERR_ARG);
     CHECK(a->set_threads(m, 2) == PELKC_OK);
+    int64_t ws2t = 0; /* one image's arena, 2 threads' scratch */
+    CHECK(a->workspace(m, &ws2t) == PELKC_OK && ws2t >= ws);
     size_t image = (size_t)c * h * w;
-    enum { N = 3 };
+    enum { N = 11 }; /* two chunks of a layer-by-layer batch: 8 and 3 */
     float *x = malloc(N * image * sizeof *x), *y = malloc(N * (size_t)k * sizeof *y);
     float *y1 = malloc((size_t)k * sizeof *y1), *y2 = malloc(N * (size_t)k * sizeof *y2);
     fill(x, N * image, 42);
@@ -109,6 +111,8 @@ static void test_model(api *a)
     /* a batch gives each image's own result, and runs are deterministic, also on 2 threads */
     CHECK(a->run_f32(m, x, N, y) == PELKC_OK);
     CHECK_STR(a->last_error(m), "");
+    int64_t ws8 = 0; /* the arena now holds a chunk of 8 images */
+    CHECK(a->workspace(m, &ws8) == PELKC_OK && ws8 > ws2t);
     for (int n = 0; n < N; n++) {
         CHECK(a->run_f32(m, x + n * image, 1, y1) == PELKC_OK);
         CHECK(!memcmp(y1, y + (size_t)n * k, (size_t)k * sizeof *y1));
