@@ -10,12 +10,22 @@
 #include "../passes/passes.h"
 #include "../runtime/pelkc_model.h"
 
+enum { MAX_LIST = 64 }; /* --grid and --kernel given at most this often */
+
 typedef struct options {
     const char *cmd, *sub, *path;
     const char *weights, *out, *input, *output, *cc, *march, *grid, *kpe, *prefix;
     int random_weights, print_after_all, keep_temps, verbose, periph_dense;
     uint64_t seed;
     int batch, threads, iters, kernel, channels, height, width;
+    const char *cc_flag;      /* --cc as given on the command line (NULL: not given) */
+    int stage;                /* --stage I (-1: not given) */
+    const char *png, *csv, *model;
+    const char *grids[MAX_LIST]; /* every --grid, in order (sweep) */
+    int n_grids;
+    int kernels[MAX_LIST];       /* every --kernel, in order (sweep, scaling) */
+    int n_kernels;
+    int dense_max;               /* scaling: time dense convs up to this kernel */
 } options;
 
 int die(const char *msg);
@@ -52,5 +62,7 @@ int cmd_run(const options *o);
 int cmd_bench(const options *o);
 int cmd_conv(const options *o);
 int cmd_bench_conv(const options *o);
+int cmd_stats(const options *o);
+int cmd_grid(const options *o);
 
 #endif

@@ -32,6 +32,12 @@ static const char usage[] =
     "  bench SPEC [--batch N] [--threads T] [--iters N]\n"
     "                                      compile with random weights and time the whole network;\n"
     "                                      last line median_ms: X\n"
+    "  stats SPEC [--periph dense]         per-op table of the compiled network: output shape,\n"
+    "                                      stored params, multiply-adds executed and with dense\n"
+    "                                      kernels, output bytes; totals; each peripheral conv's\n"
+    "                                      parameter saving\n"
+    "  grid SPEC --stage I [--png F]       draw a stage's sharing regions, one character per tap\n"
+    "  grid --kernel K --grid G [--png F]  (and as a PNG picture); or a kernel given directly\n"
     "\n"
     "options:\n"
     "  -o, --output-file M.so   where compile writes the library\n"
@@ -42,6 +48,8 @@ static const char usage[] =
     "  --grid G                 a sharing grid in the spec's YAML syntax, e.g. '{center: 5, base: 2}'\n"
     "                           or '[9,8,4,2,1,1,1,1,1,2,4,8,9]' or '{rows: [...], cols: [...]}'\n"
     "  --kpe none|constant|border  positional embedding of `conv` (default none)\n"
+    "  --stage I                a stage of the spec, from 0 (grid)\n"
+    "  --png F                  also draw the picture into the PNG file F\n"
     "  --threads T              threads to run on (default 1)\n"
     "  --iters N                timed runs (bench-conv: default 30 after 3 warm-ups; bench:\n"
     "                           default 10 after 2 warm-ups)\n"
@@ -112,11 +120,22 @@ static int set_option(options *o, const char *a, const char *v)
     else if (!strcmp(a, "--output"))
         o->output = v;
     else if (!strcmp(a, "--cc"))
-        o->cc = v;
+        o->cc = o->cc_flag = v;
+    else if (!strcmp(a, "--png"))
+        o->png = v;
+    else if (!strcmp(a, "--csv"))
+        o->csv = v;
+    else if (!strcmp(a, "--model"))
+        o->model = v;
     else if (!strcmp(a, "--march"))
         o->march = v;
-    else if (!strcmp(a, "--grid"))
-        o->grid = v;
+    else if (!strcmp(a, "--grid")) {
+        if (o->n_grids == MAX_LIST) {
+            fprintf(stderr, "pelkc: --grid given more than %d times\n", MAX_LIST);
+            return -1;
+        }
+        o->grid = o->grids[o->n_grids++] = v;
+    }
     else if (!strcmp(a, "--kpe"))
         o->kpe = v;
     else if (!strcmp(a, "--prefix")) {
@@ -161,8 +180,18 @@ static int set_option(options *o, const char *a, const char *v)
         return parse_int(a, v, 1, 1024, &o->threads);
     else if (!strcmp(a, "--iters"))
         return parse_int(a, v, 1, 1000000, &o->iters);
-    else if (!strcmp(a, "--kernel"))
-        return parse_int(a, v, 1, 4095, &o->kernel);
+    else if (!strcmp(a, "--kernel")) {
+        if (o->n_kernels == MAX_LIST) {
+            fprintf(stderr, "pelkc: --kernel given more than %d times\n", MAX_LIST);
+            return -1;
+        }
+        if (parse_int(a, v, 1, 4095, &o->kernel))
+            return -1;
+        o->kernels[o->n_kernels++] = o->kernel;
+    } else if (!strcmp(a, "--stage"))
+        return parse_int(a, v, 0, 1023, &o->stage);
+    else if (!strcmp(a, "--dense-max"))
+        return parse_int(a, v, 0, 4095, &o->dense_max);
     else if (!strcmp(a, "--channels"))
         return parse_int(a, v, 1, 65536, &o->channels);
     else {
@@ -181,6 +210,8 @@ static int parse_args(int argc, char **argv, options *o)
     o->threads = 1;
     o->iters = 0; /* each timing command has its own default */
     o->march = "native";
+    o->stage = -1;
+    o->dense_max = 51;
     o->cc = getenv("PELKC_CC");
     int pos = 0;
     const char *positional[4] = {0};
@@ -204,7 +235,8 @@ static int parse_args(int argc, char **argv, options *o)
                     "--weights", "-o",      "--output-file", "--input",  "--output", "--cc",
                     "--march",   "--grid",  "--kpe",         "--seed",   "--periph", "--size",
                     "--batch",   "--threads", "--iters",     "--kernel", "--channels",
-                    "--random-weights", "--prefix"};
+                    "--random-weights", "--prefix", "--png", "--csv", "--model", "--stage",
+                    "--dense-max"};
                 int known = 0;
                 for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
                     known |= !strcmp(a, valued[k]);
@@ -389,6 +421,10 @@ int main(int argc, char **argv)
         return cmd_bench_conv(&o);
     if (!strcmp(o.cmd, "bench"))
         return cmd_bench(&o);
+    if (!strcmp(o.cmd, "stats"))
+        return cmd_stats(&o);
+    if (!strcmp(o.cmd, "grid"))
+        return cmd_grid(&o);
     if (!strcmp(o.cmd, "help")) {
         fputs(usage, stdout);
         return 0;
