@@ -76,6 +76,27 @@ int write_weights(const ir_graph *g, const weight_layout *w, const char *path, p
     return rc;
 }
 
+int fill_weights(const ir_graph *g, const weight_layout *w, unsigned char *blob, pelk_diag *d)
+{
+    int64_t at = 0;
+    for (int i = 0; i < g->n_consts; i++) {
+        const ir_const *c = &g->consts[i];
+        if (!c->data)
+            return diag_set(d, "constant @%s has no data (no weights were given)", c->name);
+        float *dst = (float *)(blob + w->offset[i]);
+        int64_t end = w->offset[i] + stored_floats(c, w->format[i]) * (int64_t)sizeof(float);
+        memset(blob + at, 0, (size_t)(w->offset[i] - at)); /* only the alignment gaps: the blob is
+                                                              large and touched once */
+        at = end;
+        if (w->format[i] == WEIGHT_GEMM_PACKED)
+            pk_gemm_pack_weights(c->data, c->shape[0], c->shape[1], dst);
+        else
+            memcpy(dst, c->data, (size_t)ir_const_numel(c) * sizeof(float));
+    }
+    memset(blob + at, 0, (size_t)(w->total - at));
+    return 0;
+}
+
 void weight_layout_free(weight_layout *w)
 {
     free(w->offset);

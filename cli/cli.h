@@ -35,7 +35,8 @@ pass_options make_pass_options(const options *o);
 
 /* A compiled model loaded with dlopen: its API by name. */
 typedef struct model_api {
-    void *so;
+    void *so;  /* dlopen handle of a .so, or NULL */
+    void *tcc; /* tcc_model compiled in process, or NULL */
     pelkc_status (*create_abi)(int32_t, pelkc_model **);
     void (*free)(pelkc_model *);
     pelkc_status (*input_shape)(const pelkc_model *, int32_t *, int32_t *, int32_t *);
@@ -48,12 +49,23 @@ typedef struct model_api {
 
 /* prefix: the --prefix the .so was compiled with (NULL for none). */
 int load_model_api(model_api *api, const char *path, const char *prefix, pelk_diag *d);
+/* The same from a model compiled in process by libtcc (owned by api from then on). */
+int tcc_model_api(model_api *api, void *tcc, const char *prefix, pelk_diag *d);
+/* dlclose or free whichever the api came from. */
+void close_model_api(model_api *api);
+/* Build a lowered graph into api: in process with libtcc when tcc is set, else
+ * as a temporary .so by the system compiler; says which in `built_by`. */
+int build_model_api(const options *o, const ir_graph *g, int tcc, model_api *api, char *built_by,
+                    size_t cap, pelk_diag *d);
 /* Create through the ABI-checked entry point. */
 pelkc_status api_create(const model_api *api, pelkc_model **m);
 void fill_random(float *x, int64_t n, uint64_t seed);
 
 /* Spec -> graph with weights (or without, unless need_weights) -> passes. */
 ir_graph *load_graph(const options *o, model_spec *s, int need_weights, FILE *dump, pelk_diag *d);
+/* The same, and the seconds spent in each step if times is not NULL: spec, graph, weights, passes. */
+ir_graph *load_graph_timed(const options *o, model_spec *s, int need_weights, FILE *dump,
+                           pelk_diag *d, double times[4]);
 double peak_rss_mb(void);
 /* Sort run times in place and return their median. */
 double sort_median(double *times, int n);

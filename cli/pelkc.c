@@ -22,6 +22,10 @@ static const char usage[] =
     "                                      build a standalone shared library\n"
     "  run M.so [--input X.npy] [--output Y.npy] [--batch N] [--seed S] [--threads T]\n"
     "                                      run a compiled model (random input unless --input)\n"
+    "  run SPEC (--weights W | --random-weights SEED) [same options]\n"
+    "                                      compile in process with libtcc (no file written; the\n"
+    "                                      kernels are pelkc's, precompiled) and run; --cc CC\n"
+    "                                      builds a temporary .so with that compiler instead\n"
     "  emit ir SPEC [--print-after-all]    print the IR (after every pass if asked)\n"
     "  emit c SPEC                         print the generated C (code only, not weights)\n"
     "  conv --kernel K --grid G --channels C --size HxW --weights W --input X.npy --output Y.npy\n"
@@ -57,7 +61,10 @@ static const char usage[] =
     "                           leaves the compiler's default)\n"
     "  --prefix P               name the .so's exported symbols P<name> (compile), or load\n"
     "                           such a .so (run); see runtime/pelkc_model.h\n"
-    "  --cc CC                  C compiler for the C backend (default: $PELKC_CC or cc)\n"
+    "  --cc CC                  C compiler for the C backend (default: $PELKC_CC or cc; for\n"
+    "                           run SPEC: tcc). 'tcc' compiles in process with libtcc: fast to\n"
+    "                           build, generic kernels (run, bench, bench-conv); timings say\n"
+    "                           which compiler built the code they measured\n"
     "  --keep-temps             keep the build directory and print its path\n"
     "  -v, --verbose            print the compiler command line\n"
     "  -h, --help               this text;  --version  the version\n"
@@ -84,6 +91,10 @@ build_options make_build_options(const options *o)
                         .prefix = o->prefix};
     bo.march = strcmp(o->march, "generic") ? o->march : NULL;
     bo.vec = target_vec(bo.march);
+    /* tcc compiles in process: only the orchestration, calling pelkc's own kernels */
+    bo.host_kernels = o->cc && !strcmp(o->cc, "tcc");
+    if (bo.host_kernels)
+        bo.vec = host_kernels_vec();
     return bo;
 }
 
@@ -323,25 +334,35 @@ static int cmd_check(const options *o)
 
 ir_graph *load_graph(const options *o, model_spec *s, int need_weights, FILE *dump, pelk_diag *d)
 {
+    return load_graph_timed(o, s, need_weights, dump, d, NULL);
+}
+
+ir_graph *load_graph_timed(const options *o, model_spec *s, int need_weights, FILE *dump,
+                           pelk_diag *d, double times[4])
+{
+    double t[5] = {now_seconds()};
     if (!o->path) {
         diag_set(d, "%s needs a SPEC file", o->cmd);
         return NULL;
     }
     if (spec_load(s, o->path, d))
         return NULL;
+    t[1] = now_seconds();
     st_file f = {0};
     if (o->weights && st_open(&f, o->weights, d))
         return NULL;
     ir_graph *g = build_graph(s, o->weights ? &f : NULL, d);
+    t[2] = now_seconds();
     int rc = g ? 0 : -1;
     if (!rc && o->weights)
         rc = bind_weights_file(g, &f, d);
     else if (!rc && o->random_weights)
         bind_random_weights(g, o->seed);
     else if (!rc && need_weights)
-        rc = diag_set(d, "compile needs --weights W.safetensors or --random-weights SEED");
+        rc = diag_set(d, "%s needs --weights W.safetensors or --random-weights SEED", o->cmd);
     if (o->weights)
         st_close(&f);
+    t[3] = now_seconds();
     if (rc) {
         ir_free(g);
         return NULL;
@@ -351,6 +372,9 @@ ir_graph *load_graph(const options *o, model_spec *s, int need_weights, FILE *du
         ir_free(g);
         return NULL;
     }
+    t[4] = now_seconds();
+    for (int i = 0; times && i < 4; i++)
+        times[i] = t[i + 1] - t[i];
     return g;
 }
 
@@ -362,6 +386,9 @@ static int cmd_compile(const options *o)
         return die("compile needs -o M.so");
     if (o->weights && o->random_weights)
         return die("give either --weights or --random-weights, not both");
+    if (o->cc && !strcmp(o->cc, "tcc"))
+        return die("compile --cc tcc: tcc compiles in process and writes no .so; use "
+                   "`pelkc run SPEC` (or --cc cc / clang for a .so)");
     double t0 = now_seconds();
     ir_graph *g = load_graph(o, &s, 1, NULL, &d);
     if (!g) {
