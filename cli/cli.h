@@ -76,5 +76,6 @@ int cmd_conv(const options *o);
 int cmd_bench_conv(const options *o);
 int cmd_stats(const options *o);
 int cmd_grid(const options *o);
+int cmd_sweep(const options *o);
 
 #endif

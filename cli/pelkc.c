@@ -42,6 +42,11 @@ static const char usage[] =
     "                                      parameter saving\n"
     "  grid SPEC --stage I [--png F]       draw a stage's sharing regions, one character per tap\n"
     "  grid --kernel K --grid G [--png F]  (and as a PNG picture); or a kernel given directly\n"
+    "  sweep SPEC --stage I --grid G1 [--grid G2 ...] [--kernel K ...] [--csv F] [--png F]\n"
+    "                                      compile and time the stage's conv for every grid (and\n"
+    "                                      kernel; default the stage's): a table, a CSV (variant,\n"
+    "                                      grid, kernel, k', params, macs, median_ms, compiler)\n"
+    "                                      and a PNG; failing variants are reported, the rest run\n"
     "\n"
     "options:\n"
     "  -o, --output-file M.so   where compile writes the library\n"
@@ -54,9 +59,10 @@ static const char usage[] =
     "  --kpe none|constant|border  positional embedding of `conv` (default none)\n"
     "  --stage I                a stage of the spec, from 0 (grid)\n"
     "  --png F                  also draw the picture into the PNG file F\n"
+    "  --csv F                  write the figures as CSV to F (sweep, scaling)\n"
     "  --threads T              threads to run on (default 1)\n"
-    "  --iters N                timed runs (bench-conv: default 30 after 3 warm-ups; bench:\n"
-    "                           default 10 after 2 warm-ups)\n"
+    "  --iters N                timed runs (bench-conv: default 30 after 3 warm-ups; bench,\n"
+    "                           sweep: default 10 after 2 warm-ups)\n"
     "  --march ARCH             target CPU for the generated code (default native; 'generic'\n"
     "                           leaves the compiler's default)\n"
     "  --prefix P               name the .so's exported symbols P<name> (compile), or load\n"
@@ -452,6 +458,8 @@ int main(int argc, char **argv)
         return cmd_stats(&o);
     if (!strcmp(o.cmd, "grid"))
         return cmd_grid(&o);
+    if (!strcmp(o.cmd, "sweep"))
+        return cmd_sweep(&o);
     if (!strcmp(o.cmd, "help")) {
         fputs(usage, stdout);
         return 0;

@@ -93,7 +93,7 @@ static int data_range(const plot_panel *p, frame *f)
     f->ymax += pad;
     if (p->log_y)
         f->ymin -= pad;
-    double xpad = (f->xmax - f->xmin) * 0.03;
+    double xpad = (f->xmax - f->xmin) * 0.06; /* room for the point tags */
     f->xmin -= xpad, f->xmax += xpad;
     return 1;
 }
