@@ -70,6 +70,20 @@ double peak_rss_mb(void);
 /* Sort run times in place and return their median. */
 double sort_median(double *times, int n);
 
+/* One peripheral conv layer, timed (sweep, scaling). */
+typedef struct conv_variant {
+    const char *grid; /* in the spec's YAML syntax */
+    int kernel, kr, kc;
+    int64_t params, macs, macs_dense; /* params: the shared weights, channels x k'r x k'c */
+    double median_ms;
+    char error[300]; /* empty: it ran */
+} conv_variant;
+
+/* Compile the conv (lowered, or dense with --periph dense; the C backend, or libtcc with --cc
+ * tcc) with random weights and time it: --iters runs (default 10) after 2 warm-ups. */
+int time_conv_variant(const options *o, kpe_mode kpe, int channels, int height, int width,
+                      conv_variant *v, char *built_by, size_t cap, pelk_diag *d);
+
 int cmd_run(const options *o);
 int cmd_bench(const options *o);
 int cmd_conv(const options *o);
@@ -77,5 +91,6 @@ int cmd_bench_conv(const options *o);
 int cmd_stats(const options *o);
 int cmd_grid(const options *o);
 int cmd_sweep(const options *o);
+int cmd_scaling(const options *o);
 
 #endif

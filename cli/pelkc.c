@@ -47,6 +47,13 @@ static const char usage[] =
     "                                      kernel; default the stage's): a table, a CSV (variant,\n"
     "                                      grid, kernel, k', params, macs, median_ms, compiler)\n"
     "                                      and a PNG; failing variants are reported, the rest run\n"
+    "  scaling --model convnext-t | SPEC [--csv F] [--png F] [--kernel K ...] [--stage I]\n"
+    "                                      params vs kernel size 7..151 (same K in every stage)\n"
+    "                                      for dense, stripe Kx5+5xK and peripheral kernels (the\n"
+    "                                      paper's Fig. 6), and the measured time of one stage's\n"
+    "                                      conv (peripheral lowered; dense up to --dense-max) at\n"
+    "                                      the --kernel sizes (default 7,15,31,51,71,101,151);\n"
+    "                                      --channels C --size HxW override the stage's shape\n"
     "\n"
     "options:\n"
     "  -o, --output-file M.so   where compile writes the library\n"
@@ -60,6 +67,8 @@ static const char usage[] =
     "  --stage I                a stage of the spec, from 0 (grid)\n"
     "  --png F                  also draw the picture into the PNG file F\n"
     "  --csv F                  write the figures as CSV to F (sweep, scaling)\n"
+    "  --model NAME             a built-in model (scaling: convnext-t)\n"
+    "  --dense-max K            scaling: time dense convs only up to kernel K (default 51)\n"
     "  --threads T              threads to run on (default 1)\n"
     "  --iters N                timed runs (bench-conv: default 30 after 3 warm-ups; bench,\n"
     "                           sweep: default 10 after 2 warm-ups)\n"
@@ -460,6 +469,8 @@ int main(int argc, char **argv)
         return cmd_grid(&o);
     if (!strcmp(o.cmd, "sweep"))
         return cmd_sweep(&o);
+    if (!strcmp(o.cmd, "scaling"))
+        return cmd_scaling(&o);
     if (!strcmp(o.cmd, "help")) {
         fputs(usage, stdout);
         return 0;

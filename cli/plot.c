@@ -114,15 +114,20 @@ static void draw_axes(cairo_t *cr, const plot_panel *p, const frame *f)
         tick_text(x, buf, sizeof buf);
         text_at(cr, px(f, x), f->y0 + f->h + 16, buf, 0.5);
     }
-    if (p->log_y) {
-        for (double e = ceil(f->ymin); e <= f->ymax; e += 1) {
-            double y = f->y0 + f->h - (e - f->ymin) / (f->ymax - f->ymin) * f->h;
-            cairo_move_to(cr, f->x0 - 4, y);
-            cairo_line_to(cr, f->x0, y);
-            cairo_stroke(cr);
-            tick_text(pow(10, e), buf, sizeof buf);
-            text_at(cr, f->x0 - 6, y + 4, buf, 1);
-        }
+    if (p->log_y) { /* 1, 2, 5 times each power of ten */
+        static const double mant[3] = {1, 2, 5};
+        for (double e = floor(f->ymin); e <= f->ymax; e += 1)
+            for (int m = 0; m < 3; m++) {
+                double v = e + log10(mant[m]);
+                if (v < f->ymin || v > f->ymax)
+                    continue;
+                double y = f->y0 + f->h - (v - f->ymin) / (f->ymax - f->ymin) * f->h;
+                cairo_move_to(cr, f->x0 - 4, y);
+                cairo_line_to(cr, f->x0, y);
+                cairo_stroke(cr);
+                tick_text(pow(10, v), buf, sizeof buf);
+                text_at(cr, f->x0 - 6, y + 4, buf, 1);
+            }
     } else {
         step = nice_step(f->ymax - f->ymin, 6);
         for (double y = ceil(f->ymin / step) * step; y <= f->ymax; y += step) {

@@ -10,25 +10,20 @@
 #include "cli.h"
 #include "plot.h"
 
-typedef struct variant {
-    const char *grid;
-    int kernel, kr, kc;
-    int64_t params, macs, macs_dense;
-    double median_ms;
-    char error[300]; /* empty: it ran */
-} variant;
+typedef conv_variant variant;
 
-/* Compile and time one variant of the stage's conv: g channels on an h x w map. */
-static int run_variant(const options *o, const model_spec *s, const stage_spec *st, variant *v,
-                       char *built_by, size_t cap, pelk_diag *d)
+int time_conv_variant(const options *o, kpe_mode kpe, int channels, int height, int width,
+                      conv_variant *v, char *built_by, size_t cap, pelk_diag *d)
 {
+    stage_spec shape = {.conv_channels = channels, .map_h = height, .map_w = width};
+    const stage_spec *st = &shape;
     sharing_grid rows, cols;
     if (grid_parse_text(v->grid, v->kernel, &rows, &cols, d))
         return -1;
     v->kr = rows.n, v->kc = cols.n;
     v->params = (int64_t)st->conv_channels * rows.n * cols.n;
     ir_graph *g = build_conv_graph(v->kernel, &rows, &cols, st->conv_channels, st->map_h,
-                                   st->map_w, s->kpe);
+                                   st->map_w, kpe);
     grid_free(&rows);
     grid_free(&cols);
     bind_random_weights(g, o->seed);
@@ -198,7 +193,8 @@ int cmd_sweep(const options *o)
             variant *x = &v[k * o->n_grids + i];
             x->grid = o->grids[i];
             x->kernel = o->n_kernels ? o->kernels[k] : st->kernel;
-            if (run_variant(o, &s, st, x, built_by, sizeof built_by, &d)) {
+            if (time_conv_variant(o, s.kpe, st->conv_channels, st->map_h, st->map_w, x, built_by,
+                                  sizeof built_by, &d)) {
                 snprintf(x->error, sizeof x->error, "%s", d.msg);
                 fprintf(stderr, "pelkc: sweep: variant %d (kernel %d, grid %s) failed: %s\n",
                         k * o->n_grids + i + 1, x->kernel, x->grid, d.msg);
