@@ -133,9 +133,7 @@ static int draw_png(const sharing_grid *rows, const sharing_grid *cols, const ch
     cairo_move_to(cr, PNG_MARGIN, PNG_MARGIN + 14);
     cairo_show_text(cr, title);
     cairo_destroy(cr);
-    int rc = png_write(sf, path, d);
-    cairo_surface_destroy(sf);
-    return rc;
+    return png_write(sf, path, d);
 }
 
 int cmd_grid(const options *o)

@@ -8,7 +8,8 @@
 #include "../common/diag.h"
 
 /* Write the surface as a PNG: to path.partial, then renamed (nothing is
- * left behind on failure). */
+ * left behind on failure). Destroys the surface (no cairo_t may still use it)
+ * and frees cairo's and fontconfig's static caches. */
 int png_write(cairo_surface_t *sf, const char *path, pelk_diag *d);
 
 typedef struct plot_series {
