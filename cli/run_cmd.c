@@ -93,6 +93,8 @@ int build_model_api(const options *o, const ir_graph *g, int tcc, model_api *api
         rc = load_model_api(api, so, o->prefix, d);
     if (!o->keep_temps)
         unlink(so);
+    else
+        fprintf(stderr, "pelkc: library kept at %s\n", so);
     snprintf(built_by, cap, "%s -O3%s%s -fopenmp (C backend, specialised kernels)",
              o->cc ? o->cc : "cc", bo.march ? " -march=" : "", bo.march ? bo.march : "");
     return rc;
