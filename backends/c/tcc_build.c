@@ -130,7 +130,7 @@ int tcc_build(const ir_graph *g, const build_options *o, tcc_model **out, tcc_ti
     }
 
     t0 = seconds();
-    tcc_model *m = calloc(1, sizeof *m);
+    tcc_model *m = xcalloc(1, sizeof *m);
     weight_layout wl;
     layout_weights(g, &wl);
     m->weights = aligned_alloc(64, (size_t)(wl.total + 64) / 64 * 64);
@@ -142,8 +142,8 @@ int tcc_build(const ir_graph *g, const build_options *o, tcc_model **out, tcc_ti
     tm.weights = seconds() - t0;
 
     t0 = seconds();
-    d->msg[0] = '\0';
     if (!rc) {
+        d->msg[0] = '\0'; /* on_error keeps tcc's first error here */
         m->s = tcc_new();
         if (!m->s)
             rc = diag_set(d, "tcc: cannot create a compiler state");
