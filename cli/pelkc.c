@@ -47,7 +47,7 @@ static const char usage[] =
     "                                      kernel; default the stage's): a table, a CSV (variant,\n"
     "                                      grid, kernel, k', params, macs, median_ms, compiler)\n"
     "                                      and a PNG; failing variants are reported, the rest run\n"
-    "  scaling --model convnext-t | SPEC [--csv F] [--png F] [--kernel K ...] [--stage I]\n"
+    "  scaling (--model convnext-t | SPEC) [--csv F] [--png F] [--kernel K ...] [--stage I]\n"
     "                                      params vs kernel size 7..151 (same K in every stage)\n"
     "                                      for dense, stripe Kx5+5xK and peripheral kernels (the\n"
     "                                      paper's Fig. 6), and the measured time of one stage's\n"
