@@ -17,6 +17,8 @@ typedef struct build_options {
     const char *prefix;   /* NULL, or a C identifier prefixed to every exported symbol */
     int keep_temps;       /* leave the build directory in place and say where */
     int verbose;          /* echo the compiler command */
+    int host_kernels;     /* emit only the orchestration, calling the kernels precompiled into
+                             pelkc (runtime/pelkc_host.h): the code libtcc compiles in process */
 } build_options;
 
 /* How a constant is stored in the blob. */
@@ -37,6 +39,8 @@ int op_is_patchify(const ir_graph *g, const ir_op *op);
 void layout_weights(const ir_graph *g, weight_layout *w);
 /* Write the blob; every constant must have data. */
 int write_weights(const ir_graph *g, const weight_layout *w, const char *path, pelk_diag *d);
+/* The same into memory: blob holds w->total bytes, 64-byte aligned. */
+int fill_weights(const ir_graph *g, const weight_layout *w, unsigned char *blob, pelk_diag *d);
 void weight_layout_free(weight_layout *w);
 
 /* The C backend (backends/c). */
@@ -44,5 +48,21 @@ int c_emit(const ir_graph *g, const build_options *o, FILE *out, pelk_diag *d);
 /* Vector width for a -march value: 16 where the target has AVX-512, else 8. */
 int target_vec(const char *march);
 int c_build_so(const ir_graph *g, const build_options *o, const char *so_path, pelk_diag *d);
+
+/* In-process compilation with libtcc (backends/c/tcc_build.c): the model's
+ * orchestration code and the runtime, compiled into memory; the kernels are
+ * pelkc's own (pelkc_host.h). No file is written. */
+typedef struct tcc_model tcc_model;
+typedef struct tcc_timing {
+    double emit, weights, compile, relocate; /* seconds */
+    int64_t c_bytes;                         /* generated C (model and runtime) */
+} tcc_timing;
+int tcc_build(const ir_graph *g, const build_options *o, tcc_model **out, tcc_timing *t,
+              pelk_diag *d);
+/* A symbol of the compiled model (the C API of runtime/pelkc_model.h); NULL if absent. */
+void *tcc_model_symbol(void *model, const char *name);
+void tcc_model_free(tcc_model *m);
+/* Floats per vector of the precompiled lowered-conv kernel (its scratch layout). */
+int host_kernels_vec(void);
 
 #endif

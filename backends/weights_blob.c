@@ -33,11 +33,23 @@ static weight_format format_of(const ir_graph *g, int c)
     return as_gemm && !other ? WEIGHT_GEMM_PACKED : WEIGHT_PLAIN;
 }
 
+/* A packed constant is the matrix [O, I]: O = its first dim, I = the rest. */
+static int gemm_inputs(const ir_const *c) { return (int)(ir_const_numel(c) / c->shape[0]); }
+
 static int64_t stored_floats(const ir_const *c, weight_format f)
 {
     if (f == WEIGHT_GEMM_PACKED)
-        return (int64_t)pk_gemm_packed_size(c->shape[0], (int)(ir_const_numel(c) / c->shape[0]));
+        return (int64_t)pk_gemm_packed_size(c->shape[0], gemm_inputs(c));
     return ir_const_numel(c);
+}
+
+/* The constant as stored: dst holds stored_floats(c, f) floats. */
+static void store_const(const ir_const *c, weight_format f, float *dst)
+{
+    if (f == WEIGHT_GEMM_PACKED)
+        pk_gemm_pack_weights(c->data, c->shape[0], gemm_inputs(c), dst);
+    else
+        memcpy(dst, c->data, (size_t)ir_const_numel(c) * sizeof(float));
 }
 
 void layout_weights(const ir_graph *g, weight_layout *w)
@@ -72,8 +84,7 @@ int write_weights(const ir_graph *g, const weight_layout *w, const char *path, p
         float *packed = NULL;
         if (w->format[i] == WEIGHT_GEMM_PACKED) {
             packed = xcalloc(n, sizeof(float));
-            pk_gemm_pack_weights(c->data, c->shape[0], (int)(ir_const_numel(c) / c->shape[0]),
-                                 packed);
+            store_const(c, w->format[i], packed);
             data = packed;
         }
         if (fwrite(zeros, 1, (size_t)(w->offset[i] - at), f) != (size_t)(w->offset[i] - at) ||
@@ -85,6 +96,24 @@ int write_weights(const ir_graph *g, const weight_layout *w, const char *path, p
     if (fclose(f) && !rc)
         rc = diag_set(d, "%s: write failed: %s", path, strerror(errno));
     return rc;
+}
+
+int fill_weights(const ir_graph *g, const weight_layout *w, unsigned char *blob, pelk_diag *d)
+{
+    int64_t at = 0;
+    for (int i = 0; i < g->n_consts; i++) {
+        const ir_const *c = &g->consts[i];
+        if (!c->data)
+            return diag_set(d, "constant @%s has no data (no weights were given)", c->name);
+        float *dst = (float *)(blob + w->offset[i]);
+        int64_t end = w->offset[i] + stored_floats(c, w->format[i]) * (int64_t)sizeof(float);
+        memset(blob + at, 0, (size_t)(w->offset[i] - at)); /* only the alignment gaps: the blob is
+                                                              large and touched once */
+        at = end;
+        store_const(c, w->format[i], dst);
+    }
+    memset(blob + at, 0, (size_t)(w->total - at));
+    return 0;
 }
 
 void weight_layout_free(weight_layout *w)

@@ -47,20 +47,10 @@ int cmd_bench(const options *opts)
     int64_t macs = 0;
     for (int i = 0; i < g->n_ops; i++)
         macs += ir_op_macs(g, &g->ops[i]);
-    char so[] = "/tmp/pelkc-bench-XXXXXX";
-    int fd = mkstemp(so), rc = 0;
     model_api api = {0};
-    build_options bo = make_build_options(&o);
-    if (fd < 0)
-        rc = diag_set(&d, "cannot create a temporary file in /tmp");
-    else
-        close(fd);
-    if (!rc)
-        rc = c_build_so(g, &bo, so, &d);
-    if (!rc)
-        rc = load_model_api(&api, so, o.prefix, &d);
-    if (fd >= 0 && !o.keep_temps)
-        unlink(so);
+    char built_by[512];
+    int rc = build_model_api(&o, g, o.cc_flag && !strcmp(o.cc_flag, "tcc"), &api, built_by,
+                             sizeof built_by, &d);
     double t_build = now_seconds() - t0;
     int n_ops = g->n_ops;
     ir_free(g);
@@ -90,12 +80,13 @@ int cmd_bench(const options *opts)
         double med = sort_median(times, o.iters);
         int64_t ws = 0;
         pelkc_status (*workspace)(const pelkc_model *, int64_t *) =
-            (pelkc_status(*)(const pelkc_model *, int64_t *))dlsym(api.so, "pelkc_workspace_bytes");
+            (pelkc_status(*)(const pelkc_model *, int64_t *))(
+                api.so ? dlsym(api.so, "pelkc_workspace_bytes")
+                       : tcc_model_symbol(api.tcc, "pelkc_workspace_bytes"));
         if (workspace)
             workspace(m, &ws);
-        printf("model: %s, %d ops, periph %s; built in %.2f s by %s -O3%s%s -fopenmp (C backend)\n",
-               s.name, n_ops, o.periph_dense ? "dense" : "lowered", t_build, o.cc ? o.cc : "cc",
-               bo.march ? " -march=" : "", bo.march ? bo.march : "");
+        printf("model: %s, %d ops, periph %s; built in %.2f s by %s\n", s.name, n_ops,
+               o.periph_dense ? "dense" : "lowered", t_build, built_by);
         printf("batch %d, threads %d, %d runs after 2 warm-ups: min %.2f ms, max %.2f ms\n",
                o.batch, o.threads, o.iters, times[0] * 1e3, times[o.iters - 1] * 1e3);
         printf("images/s: %.2f\n", o.batch / med);
@@ -111,8 +102,7 @@ int cmd_bench(const options *opts)
     free(y);
     if (m)
         api.free(m);
-    if (api.so)
-        dlclose(api.so);
+    close_model_api(&api);
     spec_free(&s);
     return rc ? die(d.msg) : 0;
 }

@@ -3,7 +3,6 @@
 #include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "../frontend/build_graph.h"
 #include "cli.h"
@@ -12,7 +11,7 @@
 /* The conv graph the options describe, lowered and compiled into a temporary
  * .so that is loaded into api (and deleted from disk). */
 static int build_conv(const options *o, int random, model_api *api, ir_graph **out_graph,
-                      pelk_diag *d)
+                      char *built, size_t built_cap, pelk_diag *d)
 {
     if (!o->kernel || !o->grid || !o->channels || !o->height)
         return diag_set(d, "%s needs --kernel K --grid G --channels C --size HxW", o->cmd);
@@ -41,21 +40,12 @@ static int build_conv(const options *o, int random, model_api *api, ir_graph **o
     pass_options po = make_pass_options(o);
     if (!rc)
         rc = run_passes(g, &po, NULL, d);
-    char so[] = "/tmp/pelkc-conv-XXXXXX";
-    int fd = rc ? -1 : mkstemp(so);
-    if (!rc && fd < 0)
-        rc = diag_set(d, "cannot create a temporary file in /tmp");
-    if (fd >= 0)
-        close(fd);
-    build_options bo = make_build_options(o);
+    char built_by[512];
     if (!rc)
-        rc = c_build_so(g, &bo, so, d);
-    if (!rc)
-        rc = load_model_api(api, so, o->prefix, d);
-    if (fd >= 0 && !o->keep_temps)
-        unlink(so);
-    else if (fd >= 0)
-        fprintf(stderr, "pelkc: conv library kept at %s\n", so);
+        rc = build_model_api(o, g, o->cc_flag && !strcmp(o->cc_flag, "tcc"), api, built_by,
+                             sizeof built_by, d);
+    if (!rc && built)
+        snprintf(built, built_cap, "%s", built_by);
     if (rc || !out_graph)
         ir_free(g);
     else
@@ -72,7 +62,7 @@ int cmd_conv(const options *o)
     npy_array x = {0};
     if (npy_load_f32(&x, o->input, &d))
         return die(d.msg);
-    int rc = build_conv(o, 0, &api, NULL, &d);
+    int rc = build_conv(o, 0, &api, NULL, NULL, 0, &d);
     pelkc_model *m = NULL;
     float *y = NULL;
     if (!rc && (x.rank != 4 || x.shape[1] != o->channels || x.shape[2] != o->height ||
@@ -91,8 +81,7 @@ int cmd_conv(const options *o)
     }
     if (m)
         api.free(m);
-    if (api.so)
-        dlclose(api.so);
+    close_model_api(&api);
     free(y);
     npy_free(&x);
     return rc ? die(d.msg) : 0;
@@ -108,9 +97,9 @@ int cmd_bench_conv(const options *opts)
     model_api api = {0};
     ir_graph *g = NULL;
     double t_build = now_seconds();
-    if (build_conv(o, 1, &api, &g, &d)) {
-        if (api.so)
-            dlclose(api.so);
+    char built_by[512];
+    if (build_conv(o, 1, &api, &g, built_by, sizeof built_by, &d)) {
+        close_model_api(&api);
         ir_free(g);
         return die(d.msg);
     }
@@ -140,9 +129,7 @@ int cmd_bench_conv(const options *opts)
         printf("periph: %s, kernel %d, %d channels, %dx%d, batch %d, threads %d\n",
                o->periph_dense ? "dense" : "lowered", o->kernel, o->channels, o->height, o->width,
                o->batch, o->threads);
-        printf("built by: %s -O3%s%s -fopenmp (C backend), in %.2f s\n", o->cc ? o->cc : "cc",
-               o->march && strcmp(o->march, "generic") ? " -march=" : "",
-               o->march && strcmp(o->march, "generic") ? o->march : "", t_build);
+        printf("built by: %s, in %.2f s\n", built_by, t_build);
         printf("runs: %d after 3 warm-ups; min %.4f ms, max %.4f ms\n", o->iters,
                times[0] * 1e3, times[o->iters - 1] * 1e3);
         printf("multiply-adds per run: %.2f M (dense would be %.2f M); %.1f G multiply-adds/s\n",
@@ -156,7 +143,7 @@ int cmd_bench_conv(const options *opts)
     free(times);
     if (m)
         api.free(m);
-    dlclose(api.so);
+    close_model_api(&api);
     ir_free(g);
     return rc ? die(d.msg) : 0;
 }

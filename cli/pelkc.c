@@ -22,6 +22,10 @@ static const char usage[] =
     "                                      build a standalone shared library\n"
     "  run M.so [--input X.npy] [--output Y.npy] [--batch N] [--seed S] [--threads T]\n"
     "                                      run a compiled model (random input unless --input)\n"
+    "  run SPEC (--weights W | --random-weights SEED) [same options]\n"
+    "                                      compile in process with libtcc (no file written; the\n"
+    "                                      kernels are pelkc's, precompiled) and run; --cc CC\n"
+    "                                      builds a temporary .so with that compiler instead\n"
     "  emit ir SPEC [--print-after-all]    print the IR (after every pass if asked)\n"
     "  emit c SPEC                         print the generated C (code only, not weights)\n"
     "  conv --kernel K --grid G --channels C --size HxW --weights W --input X.npy --output Y.npy\n"
@@ -32,6 +36,24 @@ static const char usage[] =
     "  bench SPEC [--batch N] [--threads T] [--iters N]\n"
     "                                      compile with random weights and time the whole network;\n"
     "                                      last line median_ms: X\n"
+    "  stats SPEC [--periph dense]         per-op table of the compiled network: output shape,\n"
+    "                                      stored params, multiply-adds executed and with dense\n"
+    "                                      kernels, output bytes; totals; each peripheral conv's\n"
+    "                                      parameter saving\n"
+    "  grid SPEC --stage I [--png F]       draw a stage's sharing regions, one character per tap\n"
+    "  grid --kernel K --grid G [--png F]  (and as a PNG picture); or a kernel given directly\n"
+    "  sweep SPEC --stage I --grid G1 [--grid G2 ...] [--kernel K ...] [--csv F] [--png F]\n"
+    "                                      compile and time the stage's conv for every grid (and\n"
+    "                                      kernel; default the stage's): a table, a CSV (variant,\n"
+    "                                      grid, kernel, k', params, macs, median_ms, compiler)\n"
+    "                                      and a PNG; failing variants are reported, the rest run\n"
+    "  scaling (--model convnext-t | SPEC) [--csv F] [--png F] [--kernel K ...] [--stage I]\n"
+    "                                      params vs kernel size 7..151 (same K in every stage)\n"
+    "                                      for dense, stripe Kx5+5xK and peripheral kernels (the\n"
+    "                                      paper's Fig. 6), and the measured time of one stage's\n"
+    "                                      conv (peripheral lowered; dense up to --dense-max) at\n"
+    "                                      the --kernel sizes (default 7,15,31,51,71,101,151);\n"
+    "                                      --channels C --size HxW override the stage's shape\n"
     "\n"
     "options:\n"
     "  -o, --output-file M.so   where compile writes the library\n"
@@ -42,14 +64,23 @@ static const char usage[] =
     "  --grid G                 a sharing grid in the spec's YAML syntax, e.g. '{center: 5, base: 2}'\n"
     "                           or '[9,8,4,2,1,1,1,1,1,2,4,8,9]' or '{rows: [...], cols: [...]}'\n"
     "  --kpe none|constant|border  positional embedding of `conv` (default none)\n"
+    "  --stage I                a stage of the spec, from 0 (grid)\n"
+    "  --png F                  also draw the picture into the PNG file F\n"
+    "  --csv F                  write the figures as CSV to F (sweep, scaling)\n"
+    "  --model NAME             a built-in model (scaling: convnext-t)\n"
+    "  --dense-max K            scaling: time dense convs only up to kernel K (default 51)\n"
     "  --threads T              threads to run on (default 1)\n"
-    "  --iters N                timed runs (bench-conv: default 30 after 3 warm-ups; bench:\n"
-    "                           default 10 after 2 warm-ups)\n"
+    "  --iters N                timed runs (bench-conv: default 30 after 3 warm-ups; bench,\n"
+    "                           sweep: default 10 after 2 warm-ups)\n"
     "  --march ARCH             target CPU for the generated code (default native; 'generic'\n"
     "                           leaves the compiler's default)\n"
     "  --prefix P               name the .so's exported symbols P<name> (compile), or load\n"
     "                           such a .so (run); see runtime/pelkc_model.h\n"
-    "  --cc CC                  C compiler for the C backend (default: $PELKC_CC or cc)\n"
+    "  --cc CC                  C compiler for the C backend (default: $PELKC_CC or cc; for\n"
+    "                           run SPEC: tcc). 'tcc' compiles in process with libtcc: fast to\n"
+    "                           build, generic kernels (run, conv, bench, bench-conv, sweep,\n"
+    "                           scaling; emit c shows its C); timings say which compiler\n"
+    "                           built the code they measured\n"
     "  --keep-temps             keep the build directory and print its path\n"
     "  -v, --verbose            print the compiler command line\n"
     "  -h, --help               this text;  --version  the version\n"
@@ -76,6 +107,10 @@ build_options make_build_options(const options *o)
                         .prefix = o->prefix};
     bo.march = strcmp(o->march, "generic") ? o->march : NULL;
     bo.vec = target_vec(bo.march);
+    /* tcc compiles in process: only the orchestration, calling pelkc's own kernels */
+    bo.host_kernels = o->cc && !strcmp(o->cc, "tcc");
+    if (bo.host_kernels)
+        bo.vec = host_kernels_vec();
     return bo;
 }
 
@@ -112,11 +147,22 @@ static int set_option(options *o, const char *a, const char *v)
     else if (!strcmp(a, "--output"))
         o->output = v;
     else if (!strcmp(a, "--cc"))
-        o->cc = v;
+        o->cc = o->cc_flag = v;
+    else if (!strcmp(a, "--png"))
+        o->png = v;
+    else if (!strcmp(a, "--csv"))
+        o->csv = v;
+    else if (!strcmp(a, "--model"))
+        o->model = v;
     else if (!strcmp(a, "--march"))
         o->march = v;
-    else if (!strcmp(a, "--grid"))
-        o->grid = v;
+    else if (!strcmp(a, "--grid")) {
+        if (o->n_grids == MAX_LIST) {
+            fprintf(stderr, "pelkc: --grid given more than %d times\n", MAX_LIST);
+            return -1;
+        }
+        o->grid = o->grids[o->n_grids++] = v;
+    }
     else if (!strcmp(a, "--kpe"))
         o->kpe = v;
     else if (!strcmp(a, "--prefix")) {
@@ -161,8 +207,18 @@ static int set_option(options *o, const char *a, const char *v)
         return parse_int(a, v, 1, 1024, &o->threads);
     else if (!strcmp(a, "--iters"))
         return parse_int(a, v, 1, 1000000, &o->iters);
-    else if (!strcmp(a, "--kernel"))
-        return parse_int(a, v, 1, 4095, &o->kernel);
+    else if (!strcmp(a, "--kernel")) {
+        if (o->n_kernels == MAX_LIST) {
+            fprintf(stderr, "pelkc: --kernel given more than %d times\n", MAX_LIST);
+            return -1;
+        }
+        if (parse_int(a, v, 1, 4095, &o->kernel))
+            return -1;
+        o->kernels[o->n_kernels++] = o->kernel;
+    } else if (!strcmp(a, "--stage"))
+        return parse_int(a, v, 0, 1023, &o->stage);
+    else if (!strcmp(a, "--dense-max"))
+        return parse_int(a, v, 0, 4095, &o->dense_max);
     else if (!strcmp(a, "--channels"))
         return parse_int(a, v, 1, 65536, &o->channels);
     else {
@@ -181,6 +237,8 @@ static int parse_args(int argc, char **argv, options *o)
     o->threads = 1;
     o->iters = 0; /* each timing command has its own default */
     o->march = "native";
+    o->stage = -1;
+    o->dense_max = 51;
     o->cc = getenv("PELKC_CC");
     int pos = 0;
     const char *positional[4] = {0};
@@ -204,7 +262,8 @@ static int parse_args(int argc, char **argv, options *o)
                     "--weights", "-o",      "--output-file", "--input",  "--output", "--cc",
                     "--march",   "--grid",  "--kpe",         "--seed",   "--periph", "--size",
                     "--batch",   "--threads", "--iters",     "--kernel", "--channels",
-                    "--random-weights", "--prefix"};
+                    "--random-weights", "--prefix", "--png", "--csv", "--model", "--stage",
+                    "--dense-max"};
                 int known = 0;
                 for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
                     known |= !strcmp(a, valued[k]);
@@ -291,25 +350,35 @@ static int cmd_check(const options *o)
 
 ir_graph *load_graph(const options *o, model_spec *s, int need_weights, FILE *dump, pelk_diag *d)
 {
+    return load_graph_timed(o, s, need_weights, dump, d, NULL);
+}
+
+ir_graph *load_graph_timed(const options *o, model_spec *s, int need_weights, FILE *dump,
+                           pelk_diag *d, double times[4])
+{
+    double t[5] = {now_seconds()};
     if (!o->path) {
         diag_set(d, "%s needs a SPEC file", o->cmd);
         return NULL;
     }
     if (spec_load(s, o->path, d))
         return NULL;
+    t[1] = now_seconds();
     st_file f = {0};
     if (o->weights && st_open(&f, o->weights, d))
         return NULL;
     ir_graph *g = build_graph(s, o->weights ? &f : NULL, d);
+    t[2] = now_seconds();
     int rc = g ? 0 : -1;
     if (!rc && o->weights)
         rc = bind_weights_file(g, &f, d);
     else if (!rc && o->random_weights)
         bind_random_weights(g, o->seed);
     else if (!rc && need_weights)
-        rc = diag_set(d, "compile needs --weights W.safetensors or --random-weights SEED");
+        rc = diag_set(d, "%s needs --weights W.safetensors or --random-weights SEED", o->cmd);
     if (o->weights)
         st_close(&f);
+    t[3] = now_seconds();
     if (rc) {
         ir_free(g);
         return NULL;
@@ -319,6 +388,9 @@ ir_graph *load_graph(const options *o, model_spec *s, int need_weights, FILE *du
         ir_free(g);
         return NULL;
     }
+    t[4] = now_seconds();
+    for (int i = 0; times && i < 4; i++)
+        times[i] = t[i + 1] - t[i];
     return g;
 }
 
@@ -330,6 +402,9 @@ static int cmd_compile(const options *o)
         return die("compile needs -o M.so");
     if (o->weights && o->random_weights)
         return die("give either --weights or --random-weights, not both");
+    if (o->cc && !strcmp(o->cc, "tcc"))
+        return die("compile --cc tcc: tcc compiles in process and writes no .so; use "
+                   "`pelkc run SPEC` (or --cc cc / clang for a .so)");
     double t0 = now_seconds();
     ir_graph *g = load_graph(o, &s, 1, NULL, &d);
     if (!g) {
@@ -389,6 +464,14 @@ int main(int argc, char **argv)
         return cmd_bench_conv(&o);
     if (!strcmp(o.cmd, "bench"))
         return cmd_bench(&o);
+    if (!strcmp(o.cmd, "stats"))
+        return cmd_stats(&o);
+    if (!strcmp(o.cmd, "grid"))
+        return cmd_grid(&o);
+    if (!strcmp(o.cmd, "sweep"))
+        return cmd_sweep(&o);
+    if (!strcmp(o.cmd, "scaling"))
+        return cmd_scaling(&o);
     if (!strcmp(o.cmd, "help")) {
         fputs(usage, stdout);
         return 0;

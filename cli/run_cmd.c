@@ -1,7 +1,10 @@
-/* pelkc run: load a compiled model and run it on an .npy input (or a random one). */
+/* pelkc run: run a model on an .npy input (or a random one). The model is a
+ * .so that `compile` wrote, or a spec compiled right here: in process by
+ * libtcc (nothing written to disk), or by the system compiler with --cc. */
 #include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "npy.h"
@@ -11,14 +14,10 @@ pelkc_status api_create(const model_api *api, pelkc_model **m)
     return api->create_abi(PELKC_API_VERSION, m);
 }
 
-int load_model_api(model_api *api, const char *path, const char *prefix, pelk_diag *d)
+/* Look every API function up by name, with the model's --prefix. */
+static int bind_model_api(model_api *api, void *(*lookup)(void *, const char *), void *handle,
+                          const char *what, const char *prefix, pelk_diag *d)
 {
-    char buf[4096];
-    /* dlopen searches the library path for names without a slash */
-    snprintf(buf, sizeof buf, "%s%s", strchr(path, '/') ? "" : "./", path);
-    api->so = dlopen(buf, RTLD_NOW | RTLD_LOCAL);
-    if (!api->so)
-        return diag_set(d, "cannot load %s: %s", path, dlerror());
     struct {
         void **slot;
         const char *name;
@@ -35,12 +34,70 @@ int load_model_api(model_api *api, const char *path, const char *prefix, pelk_di
     for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
         char name[160];
         snprintf(name, sizeof name, "%s%s", prefix ? prefix : "", syms[i].name);
-        *syms[i].slot = dlsym(api->so, name);
+        *syms[i].slot = lookup(handle, name);
         if (!*syms[i].slot)
-            return diag_set(d, "%s is not a pelkc model%s: no symbol %s", path,
+            return diag_set(d, "%s is not a pelkc model%s: no symbol %s", what,
                             prefix ? " with that --prefix" : "", name);
     }
     return 0;
+}
+
+int load_model_api(model_api *api, const char *path, const char *prefix, pelk_diag *d)
+{
+    char buf[4096];
+    /* dlopen searches the library path for names without a slash */
+    snprintf(buf, sizeof buf, "%s%s", strchr(path, '/') ? "" : "./", path);
+    api->so = dlopen(buf, RTLD_NOW | RTLD_LOCAL);
+    if (!api->so)
+        return diag_set(d, "cannot load %s: %s", path, dlerror());
+    return bind_model_api(api, dlsym, api->so, path, prefix, d);
+}
+
+int tcc_model_api(model_api *api, void *tcc, const char *prefix, pelk_diag *d)
+{
+    api->tcc = tcc;
+    return bind_model_api(api, tcc_model_symbol, tcc, "the model compiled by tcc", prefix, d);
+}
+
+void close_model_api(model_api *api)
+{
+    if (api->so)
+        dlclose(api->so);
+    tcc_model_free(api->tcc);
+    api->so = api->tcc = NULL;
+}
+
+int build_model_api(const options *o, const ir_graph *g, int tcc, model_api *api, char *built_by,
+                    size_t cap, pelk_diag *d)
+{
+    build_options bo = make_build_options(o);
+    if (tcc) {
+        tcc_model *m;
+        tcc_timing t;
+        if (tcc_build(g, &bo, &m, &t, d))
+            return -1;
+        snprintf(built_by, cap,
+                 "libtcc in process (%.1f KB of orchestration C and runtime: emit %.3f s, "
+                 "weights blob %.3f s, tcc %.3f s, link %.3f s; kernels precompiled into pelkc "
+                 "by the system compiler -O3)",
+                 t.c_bytes / 1e3, t.emit, t.weights, t.compile, t.relocate);
+        return tcc_model_api(api, m, o->prefix, d);
+    }
+    char so[] = "/tmp/pelkc-run-XXXXXX";
+    int fd = mkstemp(so);
+    if (fd < 0)
+        return diag_set(d, "cannot create a temporary file in /tmp");
+    close(fd);
+    int rc = c_build_so(g, &bo, so, d);
+    if (!rc)
+        rc = load_model_api(api, so, o->prefix, d);
+    if (!o->keep_temps)
+        unlink(so);
+    else
+        fprintf(stderr, "pelkc: library kept at %s\n", so);
+    snprintf(built_by, cap, "%s -O3%s%s -fopenmp (C backend, specialised kernels)",
+             o->cc ? o->cc : "cc", bo.march ? " -march=" : "", bo.march ? bo.march : "");
+    return rc;
 }
 
 void fill_random(float *x, int64_t n, uint64_t seed)
@@ -72,21 +129,61 @@ static void print_top5(const float *logits, int classes)
     printf("\n");
 }
 
+/* A compiled model: named *.so, or starting with the ELF magic; anything else is a spec. */
+static int is_shared_object(const char *path)
+{
+    size_t n = strlen(path);
+    if (n > 3 && !strcmp(path + n - 3, ".so"))
+        return 1;
+    unsigned char magic[4] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    n = fread(magic, 1, 4, f);
+    fclose(f);
+    return n == 4 && !memcmp(magic, "\x7f" "ELF", 4);
+}
+
+/* Compile the spec: in process by libtcc unless --cc names a system compiler. */
+static int compile_spec(const options *o, model_api *api, pelk_diag *d)
+{
+    if (o->weights && o->random_weights)
+        return diag_set(d, "give either --weights or --random-weights, not both");
+    int tcc = !o->cc_flag || !strcmp(o->cc_flag, "tcc");
+    double t0 = now_seconds(), steps[4];
+    model_spec s;
+    ir_graph *g = load_graph_timed(o, &s, 1, NULL, d, steps);
+    int rc = g ? 0 : -1;
+    char built_by[256];
+    double t1 = now_seconds();
+    if (!rc)
+        rc = build_model_api(o, g, tcc, api, built_by, sizeof built_by, d);
+    double t2 = now_seconds();
+    if (!rc) {
+        printf("compiled %s in %.3f s by %s\n", s.name, t2 - t0, built_by);
+        printf("  spec %.3f s, graph %.3f s, %s weights %.3f s, passes %.3f s, code %.3f s\n",
+               steps[0], steps[1], o->weights ? "reading" : "random", steps[2], steps[3], t2 - t1);
+    }
+    ir_free(g);
+    spec_free(&s);
+    return rc;
+}
+
 int cmd_run(const options *o)
 {
     pelk_diag d;
     if (!o->path)
-        return die("run needs a compiled model M.so");
+        return die("run needs a compiled model M.so or a SPEC");
     model_api api = {0};
-    if (load_model_api(&api, o->path, o->prefix, &d)) {
-        if (api.so)
-            dlclose(api.so);
+    int rc = is_shared_object(o->path) ? load_model_api(&api, o->path, o->prefix, &d)
+                                        : compile_spec(o, &api, &d);
+    if (rc) {
+        close_model_api(&api);
         return die(d.msg);
     }
     pelkc_model *m = NULL;
     npy_array x = {0};
     float *y = NULL;
-    int rc = 0;
     int32_t c, h, w, oc, oh, ow;
     if (api_create(&api, &m) != PELKC_OK) {
         rc = diag_set(&d, "cannot create the model (out of memory?)");
@@ -146,6 +243,6 @@ done:
         api.free(m);
     npy_free(&x);
     free(y);
-    dlclose(api.so);
+    close_model_api(&api);
     return rc ? die(d.msg) : 0;
 }

@@ -83,11 +83,16 @@ static uint64_t next_u64(uint64_t *s)
     return z ^ (z >> 31);
 }
 
+/* Mean 0, variance 1, close to normal: the sum of four uniform 16-bit lanes of one
+ * random word (Irwin-Hall), centred and scaled. No log or cos: `pelkc run` draws PeLK-T's
+ * 49 M weights in ~0.1 s instead of ~3 s with Box-Muller. */
 static double normal(uint64_t *s)
 {
-    double u1 = ((double)(next_u64(s) >> 11) + 1.0) / 9007199254740993.0;
-    double u2 = (double)(next_u64(s) >> 11) / 9007199254740992.0;
-    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+    uint64_t r = next_u64(s);
+    /* four U(0,1) have mean 2 and variance 1/3; the lanes' sum is exact in an int */
+    int sum = (int)(r & 0xFFFF) + (int)((r >> 16) & 0xFFFF) + (int)((r >> 32) & 0xFFFF) +
+              (int)(r >> 48);
+    return ((sum + 2) * (1.0 / 65536.0) - 2.0) * 1.7320508075688772;
 }
 
 static int ends_with(const char *s, const char *suffix)

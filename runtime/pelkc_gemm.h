@@ -54,6 +54,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "pelkc_job.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -349,28 +351,6 @@ static inline void pk__gemm_ukr_any(int nv, int kc, const float *a, const float 
     }
 }
 
-/* A job: the images' pixels form one sequence q = img * P + p; vectors of
- * PK_VEC of them may span several images (only when P % PK_VEC != 0 and
- * nimg > 1). What X holds, and how row i / column p of the product's right
- * operand is read from it, is the job's source:
- *   patch 0: X[img] is [I][P], read as is;
- *   patch k: X[img] is a [I/(k*k)][in_h][in_w] map cut into k x k patches
- *            (a conv with kernel = stride = k, no padding): row
- *            i = (c * k + ki) * k + kj, column p = oy * (in_w / k) + ox reads
- *            X[c][oy * k + ki][ox * k + kj] (im2col done while packing).
- *   S (optional): per-image LayerNorm statistics of X's pixels, mean
- *            [in pixels] then rstd [in pixels]: the value read is
- *            (x - mean) * rstd (the LayerNorm before the layer, done while
- *            packing; bit-identical to pk_layernorm without affine).
- * R (optional): a residual per image, laid out as Y, added last. */
-typedef struct {
-    const float *const *X;
-    float *const *Y;
-    const float *const *R;
-    const float *const *S;
-    int nimg, O, I, P;
-    int patch, in_h, in_w;
-} pk_gemm_job;
 typedef pk_gemm_job pk__gemm_args;
 
 /* n values of row i of the right operand, pixels [p, p + n) of image img,

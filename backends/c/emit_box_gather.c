@@ -240,3 +240,24 @@ int64_t box_gather_scratch(const ir_graph *g, const ir_op *op, int vec)
     box_plan_free(&p);
     return n;
 }
+
+static void int_list(FILE *f, const sharing_grid *gr)
+{
+    for (int i = 0; i < gr->n; i++)
+        fprintf(f, "%s%d", i ? ", " : "", gr->size[i]);
+}
+
+void emit_box_gather_config(FILE *f, const ir_graph *g, const ir_op *op, int index)
+{
+    const ir_value *in = &g->values[op->in[0]];
+    fprintf(f, "/* op %d: box_gather, kernel %d on %dx%d, %d of %d channels (generic kernel) */\n",
+            index, op->kernel, in->h, in->w, op->g, in->c);
+    fprintf(f, "static const int op%d_rows[] = {", index);
+    int_list(f, &op->rows);
+    fprintf(f, "};\nstatic const int op%d_cols[] = {", index);
+    int_list(f, &op->cols);
+    fprintf(f, "};\nstatic const pkx_box_config op%d_config = {%d, %d, %d, %d, %d, %d, %d, "
+               "op%d_rows, op%d_cols};\n\n",
+            index, in->c, op->g, in->h, in->w, op->kpe == IR_KPE_MAP, op->rows.n, op->cols.n,
+            index, index);
+}

@@ -12,6 +12,8 @@ static inline int64_t pk_scratch_pitch(int64_t floats) { return (floats + 15) / 
 
 /* The specialised function for box_gather op `index`, and its scratch per thread. */
 void emit_box_gather_fn(FILE *f, const ir_graph *g, const ir_op *op, int index, int vec);
+/* Its description for the precompiled generic kernel (pelkc_host.h): op<index>_config. */
+void emit_box_gather_config(FILE *f, const ir_graph *g, const ir_op *op, int index);
 int64_t box_gather_scratch(const ir_graph *g, const ir_op *op, int vec);
 
 #endif

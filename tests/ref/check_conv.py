@@ -213,6 +213,9 @@ def reference(c, w, x, method="auto"):
     return y.numpy(), method
 
 
+PELKC_EXTRA = []  # e.g. ["--cc", "tcc"] (main's --cc)
+
+
 def pelkc_command(pelkc, c, wpath, xpath, ypath):
     cmd = [pelkc, "conv", "--kernel", str(c["kernel"]), "--grid", fmt_grid(c["grid"]),
            "--channels", str(c["channels"]), "--size", c["size"],
@@ -221,7 +224,7 @@ def pelkc_command(pelkc, c, wpath, xpath, ypath):
         cmd += ["--periph", c["periph"]]
     if not (c["omit_defaults"] and c["kpe"] == "none"):
         cmd += ["--kpe", c["kpe"]]
-    return cmd
+    return cmd + PELKC_EXTRA
 
 
 def shell_quote(a):
@@ -309,7 +312,10 @@ def main(argv=None):
     ap.add_argument("--workdir", default=None, help="keep each case's files in DIR/caseNN (default: a temporary directory)")
     ap.add_argument("--list", action="store_true", help="print the cases and exit")
     ap.add_argument("-v", "--verbose", action="store_true", help="print each pelkc command line")
+    ap.add_argument("--cc", default=None, help="pass --cc CC to pelkc conv (tcc: compiled in process)")
     a = ap.parse_args(argv)
+    if a.cc:
+        PELKC_EXTRA[:] = ["--cc", a.cc]
 
     try:
         cases = [normalise_case(c) for s in a.suite for c in SUITES[s]] + [normalise_case(c) for c in a.cases]

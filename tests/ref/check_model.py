@@ -2,11 +2,13 @@
 """Compile a spec with pelkc and compare its output against the float64 reference.
 
   check_model.py --pelkc PATH_TO_PELKC SPEC [--batch N] [--seed S] [--workdir DIR] [--tol T]
-                 [--bn] [--small S]
+                 [--bn] [--small S] [--compiler cc|clang|tcc]
 
 Steps: random weights (safetensors) and a random std-normal float32 input [N, C, H, W] from one
 seed, `pelkc compile SPEC --weights W -o DIR/model.so`, `pelkc run DIR/model.so --input X.npy
 --output Y.npy`, then the float64 reference (pelk_ref.forward) on the same weights and input.
+--compiler clang builds the .so with `--cc clang`; --compiler tcc skips the .so and runs
+`pelkc run SPEC --weights W --input X.npy --output Y.npy` (compiled in process by libtcc).
 
 Prints the seed (fresh from os.urandom unless --seed is given, so any failure can be reproduced),
 the time of each step and `rel_l2: <value>` = ||y - ref||_2 / ||ref||_2.
@@ -75,7 +77,7 @@ def run_pelkc(cmd):
     return None
 
 
-def check(pelkc, spec_path, batch, seed, workdir, tol, bn=False, small=None):
+def check(pelkc, spec_path, batch, seed, workdir, tol, bn=False, small=None, compiler="cc"):
     print(f"spec: {spec_path}")
     extra = (" --bn" if bn else "") + (f" --small {small}" if small is not None else "")
     if extra:
@@ -100,13 +102,15 @@ def check(pelkc, spec_path, batch, seed, workdir, tol, bn=False, small=None):
         x = rng.standard_normal(shape).astype(np.float32)
         np.save(xpath, x)
 
-    with Step("pelkc compile"):
-        err = run_pelkc([pelkc, "compile", spec_path, "--weights", wpath, "-o", so])
-    if err:
-        print(f"FAIL: pelkc compile: {err}")
-        return 2
+    if compiler != "tcc":
+        with Step("pelkc compile"):
+            err = run_pelkc([pelkc, "compile", spec_path, "--weights", wpath, "-o", so, "--cc", compiler])
+        if err:
+            print(f"FAIL: pelkc compile: {err}")
+            return 2
     with Step("pelkc run"):
-        err = run_pelkc([pelkc, "run", so, "--input", xpath, "--output", ypath])
+        model = [so] if compiler != "tcc" else [spec_path, "--weights", wpath]
+        err = run_pelkc([pelkc, "run", *model, "--input", xpath, "--output", ypath])
     if err is None and not os.path.exists(ypath):
         err = f"no output file {ypath}"
     if err:
@@ -150,6 +154,8 @@ def main(argv=None):
     ap.add_argument("--tol", type=float, default=1e-5, help="relative L2 tolerance (default 1e-5)")
     ap.add_argument("--bn", action="store_true", help="weights with a BatchNorm after every conv (and small conv)")
     ap.add_argument("--small", type=int, default=None, metavar="S", help="weights with a parallel S x S kernel (S odd)")
+    ap.add_argument("--compiler", choices=["cc", "clang", "tcc"], default="cc",
+                    help="cc or clang: a .so by that compiler; tcc: in process by pelkc run SPEC")
     a = ap.parse_args(argv)
 
     batch = a.batch if a.batch is not None else (spec_batch(a.spec) or 1)
@@ -163,10 +169,10 @@ def main(argv=None):
     t0 = time.perf_counter()
     if a.workdir:
         os.makedirs(a.workdir, exist_ok=True)
-        rc = check(pelkc, a.spec, batch, seed, a.workdir, a.tol, a.bn, a.small)
+        rc = check(pelkc, a.spec, batch, seed, a.workdir, a.tol, a.bn, a.small, a.compiler)
     else:
         with tempfile.TemporaryDirectory(prefix="pelk_check_") as d:
-            rc = check(pelkc, a.spec, batch, seed, d, a.tol, a.bn, a.small)
+            rc = check(pelkc, a.spec, batch, seed, d, a.tol, a.bn, a.small, a.compiler)
     print(f"time total: {time.perf_counter() - t0:.3f} s")
     return rc
 
