@@ -37,6 +37,8 @@ import safetensors_io
 LN_EPS = 1e-6
 BN_EPS = 1e-5
 DEFAULT_GRID = {"center": 5, "base": 2}
+# Maps up to this many pixels run the peripheral conv as a matrix product (see _conv_matrix).
+TOEPLITZ_MAX_PIXELS = 1024
 
 
 # ---- the spec -------------------------------------------------------------------------------
@@ -111,10 +113,11 @@ def load_spec(path_or_dict):
     return spec
 
 
-# ---- layers ---------------------------------------------------------------------------------
+# ---- layers (activations are NHWC inside the network: the per-pixel LayerNorms and MLPs work on
+# ---- the last dim without permutes; state_dict() layouts are PyTorch's usual ones) -------------
 
 class LayerNorm2d(nn.Module):
-    """LayerNorm over the channels of NCHW (per pixel, biased variance, eps 1e-6)."""
+    """LayerNorm over the channels (last dim of NHWC; per pixel, biased variance, eps 1e-6)."""
 
     def __init__(self, c):
         super().__init__()
@@ -122,13 +125,13 @@ class LayerNorm2d(nn.Module):
         self.bias = nn.Parameter(torch.zeros(c))
 
     def forward(self, x):
-        x = x.permute(0, 2, 3, 1)
-        return F.layer_norm(x, x.shape[-1:], self.weight, self.bias, LN_EPS).permute(0, 3, 1, 2)
+        return F.layer_norm(x, x.shape[-1:], self.weight, self.bias, LN_EPS)
 
 
 class BatchNorm(nn.Module):
-    """BatchNorm2d (eps 1e-5, momentum 0.1) whose state is exactly weight, bias, running_mean and
-    running_var: nn.BatchNorm2d would add num_batches_tracked, which is not a pelkc weight."""
+    """BatchNorm (eps 1e-5, momentum 0.1) over the last dim of NHWC whose state is exactly weight,
+    bias, running_mean and running_var: nn.BatchNorm2d would add num_batches_tracked, which is not
+    a pelkc weight."""
 
     def __init__(self, c):
         super().__init__()
@@ -138,8 +141,30 @@ class BatchNorm(nn.Module):
         self.register_buffer("running_var", torch.ones(c))
 
     def forward(self, x):
-        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                            self.training, 0.1, BN_EPS)
+        z = x.reshape(x.shape[0], -1, x.shape[-1]).transpose(1, 2)  # [N, C, HW] for F.batch_norm
+        z = F.batch_norm(z, self.running_mean, self.running_var, self.weight, self.bias,
+                         self.training, 0.1, BN_EPS)
+        return z.transpose(1, 2).reshape(x.shape)
+
+
+def patch_conv(x, conv, nchw_input=False):
+    """conv (an nn.Conv2d without padding) on x, returning NHWC. A conv whose stride equals its
+    kernel (the 2x2 downsample, a patchify stem) is a matrix product over non-overlapping patches,
+    which PyTorch runs much faster on a CPU than its conv (and whose backward is a matrix product
+    too); other convs use F.conv2d."""
+    k, s = conv.kernel_size[0], conv.stride[0]
+    if k != s:
+        x = x if nchw_input else x.permute(0, 3, 1, 2)
+        return F.conv2d(x, conv.weight, conv.bias, stride=s).permute(0, 2, 3, 1)
+    if nchw_input:
+        n, c, h, w = x.shape
+        ho, wo = h // k, w // k
+        p = x[:, :, :ho * k, :wo * k].reshape(n, c, ho, k, wo, k).permute(0, 2, 4, 1, 3, 5)
+    else:
+        n, h, w, c = x.shape
+        ho, wo = h // k, w // k
+        p = x[:, :ho * k, :wo * k].reshape(n, ho, k, wo, k, c).permute(0, 1, 3, 5, 2, 4)
+    return F.linear(p.reshape(n, ho, wo, c * k * k), conv.weight.reshape(conv.weight.shape[0], -1), conv.bias)
 
 
 class PeripheralConv(nn.Module):
@@ -154,6 +179,7 @@ class PeripheralConv(nn.Module):
         # The grids are constants of the architecture, not weights: keep them out of state_dict().
         self.register_buffer("rows", torch.tensor(rows, dtype=torch.long), persistent=False)
         self.register_buffer("cols", torch.tensor(cols, dtype=torch.long), persistent=False)
+        self._index_cache = {}
         self.bn = BatchNorm(g) if bn else None
         self.small = nn.Conv2d(g, g, small, padding=small // 2, groups=g, bias=False) if small else None
         self.small_bn = BatchNorm(g) if bn and small else None
@@ -164,26 +190,68 @@ class PeripheralConv(nn.Module):
         return self.weight.repeat_interleave(self.rows, dim=2).repeat_interleave(self.cols, dim=3)
 
     def forward(self, x, kpe=None, mode="none"):
-        g, (H, W) = x.shape[1], x.shape[-2:]
+        """x: NHWC [N, H, W, g]; returns the conv's NHWC output."""
+        H, W = x.shape[1:3]
         wd = self.dense_kernel()
-        # Taps further than the map's extent from the centre only ever see zero padding: crop
-        # them (exact, and much cheaper when the kernel is larger than the map).
-        kh, kw = min(self.kernel, 2 * H - 1), min(self.kernel, 2 * W - 1)
-        r0, c0 = (self.kernel - kh) // 2, (self.kernel - kw) // 2
-        wc = wd[:, :, r0:r0 + kh, c0:c0 + kw]
-        y = F.conv2d(x, wc, self.bias, padding=(kh // 2, kw // 2), groups=g)
+        if H * W <= TOEPLITZ_MAX_PIXELS:
+            y = self._conv_matrix(x, wd, kpe, mode)
+        else:
+            y = self._conv_direct(x, wd, kpe, mode)
         if mode == "constant":  # every tap sees x + h, padding included: a per-channel constant
-            y = y + (wd[:, 0] * kpe).sum(dim=(1, 2))[None, :, None, None]
-        elif mode == "border":  # h only where the tap lands inside the image: a fixed map
-            ones = torch.ones((1, g, H, W), dtype=x.dtype, device=x.device)
-            hc = kpe[:, None, r0:r0 + kh, c0:c0 + kw]
-            y = y + F.conv2d(ones, wc * hc, None, padding=(kh // 2, kw // 2), groups=g)
+            y = y + (wd[:, 0] * kpe).sum(dim=(1, 2))
         if self.bn is not None:
             y = self.bn(y)
         if self.small is not None:
-            ys = self.small(x)
+            ys = self.small(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
             y = y + (self.small_bn(ys) if self.small_bn is not None else ys)
         return y
+
+    def _conv_direct(self, x, wd, kpe, mode):
+        """F.conv2d on the dense kernel, with its taps beyond the map's extent cropped (they only
+        ever see zero padding)."""
+        g, (H, W) = x.shape[3], x.shape[1:3]
+        kh, kw = min(self.kernel, 2 * H - 1), min(self.kernel, 2 * W - 1)
+        r0, c0 = (self.kernel - kh) // 2, (self.kernel - kw) // 2
+        wc = wd[:, :, r0:r0 + kh, c0:c0 + kw]
+        y = F.conv2d(x.permute(0, 3, 1, 2), wc, self.bias, padding=(kh // 2, kw // 2), groups=g)
+        if mode == "border":  # h only where the tap lands inside the image: a fixed map
+            ones = torch.ones((1, g, H, W), dtype=x.dtype, device=x.device)
+            hc = kpe[:, None, r0:r0 + kh, c0:c0 + kw]
+            y = y + F.conv2d(ones, wc * hc, None, padding=(kh // 2, kw // 2), groups=g)
+        return y.permute(0, 2, 3, 1)
+
+    def _conv_matrix(self, x, wd, kpe, mode):
+        """The same conv as one [HW, HW] matrix per channel: T[p, q] = W[q - p + centre] (zero
+        outside the kernel), applied with a batched matrix product. On small maps with a kernel
+        that covers them this is fewer multiply-adds than the direct conv and much faster in
+        PyTorch on a CPU (forward and backward)."""
+        n, H, W, g = x.shape
+        idx = self._toeplitz_index(H, W, x.device)
+        wt = self._fit(wd[:, 0], H, W).reshape(g, -1)[:, idx]  # [g, HW, HW]
+        y = torch.bmm(wt, x.reshape(n, H * W, g).permute(2, 1, 0))  # [g, HW, n]
+        y = y.permute(2, 1, 0).reshape(n, H, W, g) + self.bias
+        if mode == "border":  # conv(ones, W*h): row sums of the matrix of W*h
+            wh = self._fit(wd[:, 0] * kpe, H, W).reshape(g, -1)[:, idx]
+            y = y + wh.sum(dim=2).t().reshape(1, H, W, g)
+        return y
+
+    def _fit(self, w, H, W):
+        """The [g, k, k] kernel cropped or zero-padded (centred) to [g, 2H-1, 2W-1]."""
+        k = self.kernel
+        dh, dw = (2 * H - 1 - k) // 2, (2 * W - 1 - k) // 2  # > 0: pad, < 0: crop
+        return F.pad(w, (dw, dw, dh, dh))
+
+    def _toeplitz_index(self, H, W, device):
+        """[HW, HW] index into the flattened fitted kernel: output pixel p, input pixel q."""
+        key = (H, W, str(device))
+        if key not in self._index_cache:
+            i = torch.arange(H, device=device)
+            j = torch.arange(W, device=device)
+            a = i[None, :] - i[:, None] + H - 1  # [p_i, q_i] -> row in the fitted kernel
+            b = j[None, :] - j[:, None] + W - 1
+            idx = a[:, None, :, None] * (2 * W - 1) + b[None, :, None, :]  # [pi, pj, qi, qj]
+            self._index_cache[key] = idx.reshape(H * W, H * W)
+        return self._index_cache[key]
 
 
 class Block(nn.Module):
@@ -198,11 +266,10 @@ class Block(nn.Module):
 
     def forward(self, x, kpe, mode):
         y = x
-        if self.conv is not None:
-            y = torch.cat([self.conv(x[:, :self.g], kpe, mode), x[:, self.g:]], dim=1)
-        y = self.norm(y).permute(0, 2, 3, 1)  # NHWC for the per-pixel MLP
-        y = self.fc2(F.gelu(self.fc1(y))).permute(0, 3, 1, 2)
-        return x + self.gamma[None, :, None, None] * y
+        if self.conv is not None:  # partial conv: the first g channels only
+            y = torch.cat([self.conv(x[..., :self.g], kpe, mode), x[..., self.g:]], dim=-1)
+        y = self.fc2(F.gelu(self.fc1(self.norm(y))))
+        return x + self.gamma * y
 
 
 class Downsample(nn.Module):
@@ -212,7 +279,7 @@ class Downsample(nn.Module):
         self.conv = nn.Conv2d(c_in, c_out, 2, stride=2)
 
     def forward(self, x):
-        return self.conv(self.norm(x))
+        return patch_conv(self.norm(x), self.conv)
 
 
 class Stage(nn.Module):
@@ -240,7 +307,8 @@ class Stage(nn.Module):
 
 class PeLK(nn.Module):
     """The network of a pelkc spec. bn / small switch on the training-time parts in every block
-    with a conv; layer_scale is gamma's initial value."""
+    with a conv; layer_scale is gamma's initial value. forward takes NCHW float32 images and
+    returns [N, classes] logits."""
 
     def __init__(self, spec, bn=False, small=None, layer_scale=1.0):
         super().__init__()
@@ -278,10 +346,10 @@ class PeLK(nn.Module):
         return m.eval()
 
     def forward(self, x):
-        x = self.stem_norm(self.stem(x))
+        x = self.stem_norm(patch_conv(x, self.stem, nchw_input=True))  # NHWC from here on
         for s in self.stages:
             x = s(x)
-        return self.head(self.head_norm(x.mean(dim=(2, 3))))
+        return self.head(self.head_norm(x.mean(dim=(1, 2))))
 
     def export(self, path, metadata=None):
         """Write state_dict() as F32 safetensors, the file `pelkc compile --weights` reads."""
