@@ -2,10 +2,10 @@
 """Compile a spec with pelkc and compare its output against the float64 reference.
 
   check_model.py --pelkc PATH_TO_PELKC SPEC [--batch N] [--seed S] [--workdir DIR] [--tol T]
-                 [--bn] [--small S]
+                 [--bn] [--small S] [--target c|cuda-emulate] [--periph lowered|dense]
 
 Steps: random weights (safetensors) and a random std-normal float32 input [N, C, H, W] from one
-seed, `pelkc compile SPEC --weights W -o DIR/model.so`, `pelkc run DIR/model.so --input X.npy
+seed, `pelkc compile SPEC --weights W -o DIR/model.so --target T --periph P`, `pelkc run DIR/model.so --input X.npy
 --output Y.npy`, then the float64 reference (pelk_ref.forward) on the same weights and input.
 
 Prints the seed (fresh from os.urandom unless --seed is given, so any failure can be reproduced),
@@ -75,8 +75,8 @@ def run_pelkc(cmd):
     return None
 
 
-def check(pelkc, spec_path, batch, seed, workdir, tol, bn=False, small=None):
-    print(f"spec: {spec_path}")
+def check(pelkc, spec_path, batch, seed, workdir, tol, bn=False, small=None, target="c", periph="lowered"):
+    print(f"spec: {spec_path}  target: {target}  periph: {periph}")
     extra = (" --bn" if bn else "") + (f" --small {small}" if small is not None else "")
     if extra:
         print("training-time parts:" + (" BatchNorm" if bn else "") + (f" small {small}x{small}" if small is not None else "")
@@ -101,7 +101,8 @@ def check(pelkc, spec_path, batch, seed, workdir, tol, bn=False, small=None):
         np.save(xpath, x)
 
     with Step("pelkc compile"):
-        err = run_pelkc([pelkc, "compile", spec_path, "--weights", wpath, "-o", so])
+        err = run_pelkc([pelkc, "compile", spec_path, "--weights", wpath, "-o", so, "--target", target,
+                         "--periph", periph])
     if err:
         print(f"FAIL: pelkc compile: {err}")
         return 2
@@ -150,6 +151,10 @@ def main(argv=None):
     ap.add_argument("--tol", type=float, default=1e-5, help="relative L2 tolerance (default 1e-5)")
     ap.add_argument("--bn", action="store_true", help="weights with a BatchNorm after every conv (and small conv)")
     ap.add_argument("--small", type=int, default=None, metavar="S", help="weights with a parallel S x S kernel (S odd)")
+    ap.add_argument("--target", default="c", choices=["c", "cuda-emulate"],
+                    help="pelkc compile --target: the C backend, or the GPU kernels run on the CPU")
+    ap.add_argument("--periph", default="lowered", choices=["lowered", "dense"],
+                    help="pelkc compile --periph: peripheral convs lowered (default) or dense")
     a = ap.parse_args(argv)
 
     batch = a.batch if a.batch is not None else (spec_batch(a.spec) or 1)
@@ -163,10 +168,10 @@ def main(argv=None):
     t0 = time.perf_counter()
     if a.workdir:
         os.makedirs(a.workdir, exist_ok=True)
-        rc = check(pelkc, a.spec, batch, seed, a.workdir, a.tol, a.bn, a.small)
+        rc = check(pelkc, a.spec, batch, seed, a.workdir, a.tol, a.bn, a.small, a.target, a.periph)
     else:
         with tempfile.TemporaryDirectory(prefix="pelk_check_") as d:
-            rc = check(pelkc, a.spec, batch, seed, d, a.tol, a.bn, a.small)
+            rc = check(pelkc, a.spec, batch, seed, d, a.tol, a.bn, a.small, a.target, a.periph)
     print(f"time total: {time.perf_counter() - t0:.3f} s")
     return rc
 
