@@ -51,11 +51,11 @@ static const char usage[] =
     "  --threads T              threads to run on (default 1)\n"
     "  --iters N                timed runs (bench-conv: default 30 after 3 warm-ups; bench:\n"
     "                           default 10 after 2 warm-ups)\n"
-    "  --march ARCH             target CPU for the generated code (default native; 'generic'\n"
-    "                           leaves the compiler's default)\n"
+    "  --march ARCH             target CPU for the C backend's code (default native; 'generic'\n"
+    "                           leaves the compiler's default; the GPU targets ignore it)\n"
     "  --prefix P               name the .so's exported symbols P<name> (compile), or load\n"
     "                           such a .so (run); see runtime/pelkc_model.h\n"
-    "  --cc CC                  C compiler for the C backend (default: $PELKC_CC or cc)\n"
+    "  --cc CC                  C compiler that builds the .so (default: $PELKC_CC or cc)\n"
     "  --keep-temps             keep the build directory and print its path\n"
     "  -v, --verbose            print the compiler command line\n"
     "  -h, --help               this text;  --version  the version\n"
@@ -294,7 +294,7 @@ static void print_summary(const model_spec *s, const ir_graph *g)
 static int cmd_check(const options *o)
 {
     pelk_diag d;
-    model_spec s;
+    model_spec s = {0};
     if (!o->path)
         return die("check needs a SPEC file");
     if (spec_load(&s, o->path, &d))
@@ -346,7 +346,7 @@ ir_graph *load_graph(const options *o, model_spec *s, int need_weights, FILE *du
 static int cmd_compile(const options *o)
 {
     pelk_diag d;
-    model_spec s;
+    model_spec s = {0};
     if (!o->out)
         return die("compile needs -o M.so");
     if (o->weights && o->random_weights)
@@ -374,7 +374,7 @@ static int cmd_compile(const options *o)
 static int emit_ptx(const options *o)
 {
     pelk_diag d;
-    model_spec s;
+    model_spec s = {0};
     ir_graph *g = load_graph(o, &s, 0, NULL, &d);
     gpu_plan p;
     int rc = g ? gpu_plan_make(g, &p, &d) : -1;
@@ -399,7 +399,7 @@ static int emit_ptx(const options *o)
 static int cmd_emit(const options *o)
 {
     pelk_diag d;
-    model_spec s;
+    model_spec s = {0};
     if (!o->sub || (strcmp(o->sub, "ir") && strcmp(o->sub, "c") && strcmp(o->sub, "ptx")))
         return die("emit needs what to emit: 'ir', 'c' or 'ptx' (pelkc emit ir SPEC)");
     if (!strcmp(o->sub, "ptx"))

@@ -93,6 +93,8 @@ static LLVMValueRef intrinsic(kb *k, const char *name, LLVMTypeRef t, LLVMValueR
 /* vals[idx] for a literal table, as a chain of selects (no memory, no address spaces). */
 static LLVMValueRef table(kb *k, LLVMValueRef idx, const int *vals, int n)
 {
+    if (n == 0)
+        return ci(k, 0);
     LLVMValueRef v = ci(k, vals[n - 1]);
     for (int i = n - 2; i >= 0; i--)
         v = LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntEQ, idx, ci(k, i), ""), ci(k, vals[i]),

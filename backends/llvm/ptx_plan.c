@@ -89,6 +89,11 @@ static int intern_kernel(builder *b, gpu_kernel *k)
 static void add_launch(builder *b, gpu_kernel *k, int op, const gpu_arg *args)
 {
     int64_t threads = k->threads;
+    if (threads == 0) { /* nothing to compute; CUDA refuses an empty grid */
+        free(k->regions.lo);
+        free(k->regions.size);
+        return;
+    }
     int id = intern_kernel(b, k);
     gpu_plan *p = b->p;
     if (p->n_launches == b->cap_l) {
