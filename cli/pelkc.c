@@ -370,6 +370,31 @@ static int cmd_compile(const options *o)
     return rc ? die(d.msg) : 0;
 }
 
+#ifndef PELKC_HAVE_PTX
+/* Built with -DPELKC_LLVM=OFF: the GPU backend is not linked in. */
+char *gpu_emit_ptx(const gpu_plan *p, const char *model, int sm, pelk_diag *d)
+{
+    (void)p, (void)model, (void)sm;
+    diag_set(d, "this pelkc was built without LLVM 19 (-DPELKC_LLVM=OFF): no GPU backend");
+    return NULL;
+}
+
+int gpu_plan_make(const ir_graph *g, gpu_plan *p, pelk_diag *d)
+{
+    (void)g, (void)p;
+    return diag_set(d, "this pelkc was built without LLVM 19 (-DPELKC_LLVM=OFF): no GPU backend");
+}
+
+void gpu_plan_free(gpu_plan *p) { (void)p; }
+
+int gpu_build_so(const ir_graph *g, const build_options *o, int sm, int emulate,
+                 const char *so_path, pelk_diag *d)
+{
+    (void)o, (void)sm, (void)emulate, (void)so_path;
+    return gpu_plan_make(g, NULL, d);
+}
+#endif
+
 /* The PTX module, after one comment line per kernel saying its configuration. */
 static int emit_ptx(const options *o)
 {
