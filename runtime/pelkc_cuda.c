@@ -110,6 +110,20 @@ static pelkc_status launch(pelkc_model *m, const pk_gpu_launch *l, dptr *args)
 }
 
 static pelkc_status finish_run(pelkc_model *m) { (void)m; return PELKC_OK; }
+
+/* Test hook of emulated models only: the host version of the kernel named `name`
+ * (NULL if none), so that a stand-in driver (tests/gpu/fake_libcuda.c) can run
+ * a --target cuda model's launches. */
+#ifdef PELKC_PREFIX
+#define pelkc_emulate_kernel PELKC_CAT(PELKC_PREFIX, pelkc_emulate_kernel)
+#endif
+PELKC_EXPORT pk_host_kernel pelkc_emulate_kernel(const char *name)
+{
+    for (int i = 0; name && i < D.n_kernels; i++)
+        if (!strcmp(D.kernel_names[i], name))
+            return D.host_kernels[i];
+    return NULL;
+}
 #else
 /* ---- the CUDA driver API ---- */
 

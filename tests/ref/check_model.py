@@ -2,7 +2,8 @@
 """Compile a spec with pelkc and compare its output against the float64 reference.
 
   check_model.py --pelkc PATH_TO_PELKC SPEC [--batch N] [--seed S] [--workdir DIR] [--tol T]
-                 [--bn] [--small S] [--target c|cuda-emulate] [--periph lowered|dense]
+                 [--bn] [--small S] [--target c|cuda-emulate|cuda] [--periph lowered|dense]
+                 [--fake-driver LIB]
 
 Steps: random weights (safetensors) and a random std-normal float32 input [N, C, H, W] from one
 seed, `pelkc compile SPEC --weights W -o DIR/model.so --target T --periph P`, `pelkc run DIR/model.so --input X.npy
@@ -59,11 +60,11 @@ class Step:
         return False
 
 
-def run_pelkc(cmd):
+def run_pelkc(cmd, env=None):
     """Run one pelkc command; return None on success, else a failure description."""
     print("$ " + " ".join(cmd), flush=True)
     try:
-        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     except OSError as e:
         return f"cannot run {cmd[0]}: {e}"
     if p.stdout:
@@ -75,7 +76,8 @@ def run_pelkc(cmd):
     return None
 
 
-def check(pelkc, spec_path, batch, seed, workdir, tol, bn=False, small=None, target="c", periph="lowered"):
+def check(pelkc, spec_path, batch, seed, workdir, tol, bn=False, small=None, target="c", periph="lowered",
+          fake_driver=None):
     print(f"spec: {spec_path}  target: {target}  periph: {periph}")
     extra = (" --bn" if bn else "") + (f" --small {small}" if small is not None else "")
     if extra:
@@ -103,11 +105,18 @@ def check(pelkc, spec_path, batch, seed, workdir, tol, bn=False, small=None, tar
     with Step("pelkc compile"):
         err = run_pelkc([pelkc, "compile", spec_path, "--weights", wpath, "-o", so, "--target", target,
                          "--periph", periph])
+    env = None
+    if fake_driver and not err:  # the stand-in driver runs the emulated build's host kernels
+        emu = os.path.join(workdir, "model_emulated.so")
+        err = run_pelkc([pelkc, "compile", spec_path, "--weights", wpath, "-o", emu, "--target",
+                         "cuda-emulate", "--periph", periph])
+        env = dict(os.environ, PELKC_CUDA_LIBRARY=os.path.abspath(fake_driver),
+                   PELKC_FAKE_CUDA_EMULATED=os.path.abspath(emu))
     if err:
         print(f"FAIL: pelkc compile: {err}")
         return 2
     with Step("pelkc run"):
-        err = run_pelkc([pelkc, "run", so, "--input", xpath, "--output", ypath])
+        err = run_pelkc([pelkc, "run", so, "--input", xpath, "--output", ypath], env)
     if err is None and not os.path.exists(ypath):
         err = f"no output file {ypath}"
     if err:
@@ -151,8 +160,12 @@ def main(argv=None):
     ap.add_argument("--tol", type=float, default=1e-5, help="relative L2 tolerance (default 1e-5)")
     ap.add_argument("--bn", action="store_true", help="weights with a BatchNorm after every conv (and small conv)")
     ap.add_argument("--small", type=int, default=None, metavar="S", help="weights with a parallel S x S kernel (S odd)")
-    ap.add_argument("--target", default="c", choices=["c", "cuda-emulate"],
-                    help="pelkc compile --target: the C backend, or the GPU kernels run on the CPU")
+    ap.add_argument("--target", default="c", choices=["c", "cuda-emulate", "cuda"],
+                    help="pelkc compile --target: the C backend, the GPU kernels run on the CPU, or "
+                         "the CUDA build (needs a GPU, or --fake-driver)")
+    ap.add_argument("--fake-driver", default=None, metavar="LIB",
+                    help="with --target cuda: run through this stand-in libcuda (tests/gpu/fake_libcuda.c), "
+                         "which runs the kernels of an emulated build of the same weights")
     ap.add_argument("--periph", default="lowered", choices=["lowered", "dense"],
                     help="pelkc compile --periph: peripheral convs lowered (default) or dense")
     a = ap.parse_args(argv)
@@ -168,10 +181,10 @@ def main(argv=None):
     t0 = time.perf_counter()
     if a.workdir:
         os.makedirs(a.workdir, exist_ok=True)
-        rc = check(pelkc, a.spec, batch, seed, a.workdir, a.tol, a.bn, a.small, a.target, a.periph)
+        rc = check(pelkc, a.spec, batch, seed, a.workdir, a.tol, a.bn, a.small, a.target, a.periph, a.fake_driver)
     else:
         with tempfile.TemporaryDirectory(prefix="pelk_check_") as d:
-            rc = check(pelkc, a.spec, batch, seed, d, a.tol, a.bn, a.small, a.target, a.periph)
+            rc = check(pelkc, a.spec, batch, seed, d, a.tol, a.bn, a.small, a.target, a.periph, a.fake_driver)
     print(f"time total: {time.perf_counter() - t0:.3f} s")
     return rc
 
