@@ -92,7 +92,7 @@ const char *gpu_kind_name(gpu_kind k);
 
 typedef enum gpu_target {
     GPU_TARGET_PTX, /* NVPTX kernels reading ctaid.x / tid.x */
-    GPU_TARGET_HOST /* host functions pk<i>_cpu(args..., blocks) looping over the grid */
+    GPU_TARGET_HOST /* host functions pk<i>_<kind>_cpu(args..., blocks) looping over the grid */
 } gpu_target;
 
 /* PTX text for sm (80 or 90) in a malloc'd string; NULL with d set on failure. */
