@@ -37,7 +37,7 @@ int cmd_bench(const options *opts)
         return die("bench uses random weights; compile and run a model to use real ones");
     o.random_weights = 1;
     pelk_diag d;
-    model_spec s;
+    model_spec s = {0};
     double t0 = now_seconds();
     ir_graph *g = load_graph(&o, &s, 1, NULL, &d);
     if (!g) {

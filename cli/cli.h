@@ -15,6 +15,8 @@ enum { MAX_LIST = 64 }; /* --grid and --kernel given at most this often */
 typedef struct options {
     const char *cmd, *sub, *path;
     const char *weights, *out, *input, *output, *cc, *march, *grid, *kpe, *prefix;
+    const char *target; /* compile: "c" (default), "cuda" or "cuda-emulate" */
+    int sm;             /* GPU architecture for PTX: 80 or 90 */
     int random_weights, print_after_all, keep_temps, verbose, periph_dense;
     uint64_t seed;
     int batch, threads, iters, kernel, channels, height, width;

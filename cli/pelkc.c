@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "../common/version.h"
+#include "../backends/llvm/ptx_kernels.h"
 #include "../frontend/build_graph.h"
 #include "cli.h"
 
@@ -18,7 +19,7 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  check SPEC                          validate a model spec; print a summary\n"
-    "  compile SPEC -o M.so (--weights W.safetensors | --random-weights SEED)\n"
+    "  compile SPEC -o M.so (--weights W.safetensors | --random-weights SEED) [--target T]\n"
     "                                      build a standalone shared library\n"
     "  run M.so [--input X.npy] [--output Y.npy] [--batch N] [--seed S] [--threads T]\n"
     "                                      run a compiled model (random input unless --input)\n"
@@ -28,6 +29,7 @@ static const char usage[] =
     "                                      builds a temporary .so with that compiler instead\n"
     "  emit ir SPEC [--print-after-all]    print the IR (after every pass if asked)\n"
     "  emit c SPEC                         print the generated C (code only, not weights)\n"
+    "  emit ptx SPEC [--sm 80|90]          print the PTX module of the GPU kernels (LLVM NVPTX)\n"
     "  conv --kernel K --grid G --channels C --size HxW --weights W --input X.npy --output Y.npy\n"
     "                                      run one peripheral conv layer (weights: 'weight'\n"
     "                                      [C,1,k'r,k'c], 'bias' [C], 'kpe' [C,K,K] with --kpe)\n"
@@ -64,6 +66,10 @@ static const char usage[] =
     "  --grid G                 a sharing grid in the spec's YAML syntax, e.g. '{center: 5, base: 2}'\n"
     "                           or '[9,8,4,2,1,1,1,1,1,2,4,8,9]' or '{rows: [...], cols: [...]}'\n"
     "  --kpe none|constant|border  positional embedding of `conv` (default none)\n"
+    "  --target c|cuda|cuda-emulate  what compile builds: C for this CPU (default); PTX run\n"
+    "                           through the CUDA driver (dlopen'd at pelkc_create); or the\n"
+    "                           same GPU kernels and launches run on the CPU (for testing)\n"
+    "  --sm 80|90               GPU architecture for emit ptx and --target cuda (default 80)\n"
     "  --stage I                a stage of the spec, from 0 (grid)\n"
     "  --png F                  also draw the picture into the PNG file F\n"
     "  --csv F                  write the figures as CSV to F (sweep, scaling)\n"
@@ -117,6 +123,9 @@ build_options make_build_options(const options *o)
 pass_options make_pass_options(const options *o)
 {
     pass_options po = {.periph_dense = o->periph_dense};
+    /* the GPU kernels take a LayerNorm as its own launch, not fused into the next layer */
+    po.keep_norms = (o->target && strcmp(o->target, "c") != 0) ||
+                    (o->sub && !strcmp(o->cmd, "emit") && !strcmp(o->sub, "ptx"));
     return po;
 }
 
@@ -165,6 +174,19 @@ static int set_option(options *o, const char *a, const char *v)
     }
     else if (!strcmp(a, "--kpe"))
         o->kpe = v;
+    else if (!strcmp(a, "--target")) {
+        if (strcmp(v, "c") && strcmp(v, "cuda") && strcmp(v, "cuda-emulate")) {
+            fprintf(stderr, "pelkc: --target must be 'c', 'cuda' or 'cuda-emulate', got '%s'\n", v);
+            return -1;
+        }
+        o->target = v;
+    } else if (!strcmp(a, "--sm")) {
+        if (strcmp(v, "80") && strcmp(v, "90")) {
+            fprintf(stderr, "pelkc: --sm must be 80 or 90, got '%s'\n", v);
+            return -1;
+        }
+        o->sm = atoi(v);
+    }
     else if (!strcmp(a, "--prefix")) {
         for (const char *c = v; *c; c++)
             if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || *c == '_' ||
@@ -239,6 +261,8 @@ static int parse_args(int argc, char **argv, options *o)
     o->march = "native";
     o->stage = -1;
     o->dense_max = 51;
+    o->target = "c";
+    o->sm = 80;
     o->cc = getenv("PELKC_CC");
     int pos = 0;
     const char *positional[4] = {0};
@@ -263,7 +287,7 @@ static int parse_args(int argc, char **argv, options *o)
                     "--march",   "--grid",  "--kpe",         "--seed",   "--periph", "--size",
                     "--batch",   "--threads", "--iters",     "--kernel", "--channels",
                     "--random-weights", "--prefix", "--png", "--csv", "--model", "--stage",
-                    "--dense-max"};
+                    "--dense-max", "--target", "--sm"};
                 int known = 0;
                 for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
                     known |= !strcmp(a, valued[k]);
@@ -332,7 +356,7 @@ static void print_summary(const model_spec *s, const ir_graph *g)
 static int cmd_check(const options *o)
 {
     pelk_diag d;
-    model_spec s;
+    model_spec s = {0};
     if (!o->path)
         return die("check needs a SPEC file");
     if (spec_load(&s, o->path, &d))
@@ -397,7 +421,7 @@ ir_graph *load_graph_timed(const options *o, model_spec *s, int need_weights, FI
 static int cmd_compile(const options *o)
 {
     pelk_diag d;
-    model_spec s;
+    model_spec s = {0};
     if (!o->out)
         return die("compile needs -o M.so");
     if (o->weights && o->random_weights)
@@ -412,11 +436,64 @@ static int cmd_compile(const options *o)
         return die(d.msg);
     }
     build_options bo = make_build_options(o);
-    int rc = c_build_so(g, &bo, o->out, &d);
+    int rc = !strcmp(o->target, "c") ? c_build_so(g, &bo, o->out, &d)
+                                     : gpu_build_so(g, &bo, o->sm, !strcmp(o->target, "cuda-emulate"),
+                                                    o->out, &d);
     if (!rc)
-        printf("compiled %s -> %s (%s weights, %d ops, periph %s, %.2f s)\n", s.name, o->out,
-               o->weights ? o->weights : "random", g->n_ops, o->periph_dense ? "dense" : "lowered",
-               now_seconds() - t0);
+        printf("compiled %s -> %s (%s weights, %d ops, periph %s, target %s, %.2f s)\n", s.name,
+               o->out, o->weights ? o->weights : "random", g->n_ops,
+               o->periph_dense ? "dense" : "lowered", o->target, now_seconds() - t0);
+    ir_free(g);
+    spec_free(&s);
+    return rc ? die(d.msg) : 0;
+}
+
+#ifndef PELKC_HAVE_PTX
+/* Built with -DPELKC_LLVM=OFF: the GPU backend is not linked in. */
+char *gpu_emit_ptx(const gpu_plan *p, const char *model, int sm, pelk_diag *d)
+{
+    (void)p, (void)model, (void)sm;
+    diag_set(d, "this pelkc was built without LLVM 19 (-DPELKC_LLVM=OFF): no GPU backend");
+    return NULL;
+}
+
+int gpu_plan_make(const ir_graph *g, gpu_plan *p, pelk_diag *d)
+{
+    (void)g, (void)p;
+    return diag_set(d, "this pelkc was built without LLVM 19 (-DPELKC_LLVM=OFF): no GPU backend");
+}
+
+void gpu_plan_free(gpu_plan *p) { (void)p; }
+
+int gpu_build_so(const ir_graph *g, const build_options *o, int sm, int emulate,
+                 const char *so_path, pelk_diag *d)
+{
+    (void)o, (void)sm, (void)emulate, (void)so_path;
+    return gpu_plan_make(g, NULL, d);
+}
+#endif
+
+/* The PTX module, after one comment line per kernel saying its configuration. */
+static int emit_ptx(const options *o)
+{
+    pelk_diag d;
+    model_spec s = {0};
+    ir_graph *g = load_graph(o, &s, 0, NULL, &d);
+    gpu_plan p;
+    int rc = g ? gpu_plan_make(g, &p, &d) : -1;
+    if (!rc) {
+        char *ptx = gpu_emit_ptx(&p, g->name, o->sm, &d);
+        rc = ptx ? 0 : -1;
+        if (ptx) {
+            printf("// %s: %d kernels, %d launches per image (pelkc emit ptx --sm %d)\n", g->name,
+                   p.n_kernels, p.n_launches, o->sm);
+            for (int i = 0; i < p.n_kernels; i++)
+                printf("// %s: %s\n", p.kernels[i].name, p.kernels[i].key);
+            fputs(ptx, stdout);
+            free(ptx);
+        }
+        gpu_plan_free(&p);
+    }
     ir_free(g);
     spec_free(&s);
     return rc ? die(d.msg) : 0;
@@ -425,9 +502,11 @@ static int cmd_compile(const options *o)
 static int cmd_emit(const options *o)
 {
     pelk_diag d;
-    model_spec s;
-    if (!o->sub || (strcmp(o->sub, "ir") && strcmp(o->sub, "c")))
-        return die("emit needs what to emit: 'ir' or 'c' (pelkc emit ir SPEC)");
+    model_spec s = {0};
+    if (!o->sub || (strcmp(o->sub, "ir") && strcmp(o->sub, "c") && strcmp(o->sub, "ptx")))
+        return die("emit needs what to emit: 'ir', 'c' or 'ptx' (pelkc emit ir SPEC)");
+    if (!strcmp(o->sub, "ptx"))
+        return emit_ptx(o);
     int ir = !strcmp(o->sub, "ir");
     ir_graph *g = load_graph(o, &s, 0, ir && o->print_after_all ? stdout : NULL, &d);
     int rc = g ? 0 : -1;

@@ -185,7 +185,12 @@ int cmd_run(const options *o)
     npy_array x = {0};
     float *y = NULL;
     int32_t c, h, w, oc, oh, ow;
-    if (api_create(&api, &m) != PELKC_OK) {
+    pelkc_status cs = api_create(&api, &m);
+    if (cs == PELKC_ERR_DEVICE) { /* a GPU model says why in last_error(NULL) */
+        rc = diag_set(&d, "cannot create the model: %s", api.last_error(NULL));
+        goto done;
+    }
+    if (cs != PELKC_OK) {
         rc = diag_set(&d, "cannot create the model (out of memory?)");
         goto done;
     }

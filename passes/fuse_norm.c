@@ -22,8 +22,9 @@ static int can_take_norm(const ir_graph *g, const ir_op *op)
 
 int pass_fuse_norm(ir_graph *g, const pass_options *o, pelk_diag *d)
 {
-    (void)o;
     (void)d;
+    if (o && o->keep_norms)
+        return 0;
     for (int i = 0; i < g->n_ops; i++) {
         const ir_op *ln = &g->ops[i];
         if (ln->kind != OP_LAYERNORM || ln->n_cst != 0 || ln->out == g->output ||

@@ -11,6 +11,7 @@
 
 typedef struct pass_options {
     int periph_dense; /* lower peripheral convs to dense depthwise convs */
+    int keep_norms;   /* skip fuse-norm (for backends whose layers cannot normalise their input) */
 } pass_options;
 
 typedef struct pass {

@@ -56,7 +56,8 @@ typedef enum pelkc_status {
     PELKC_ERR_TYPE = 3,   /* a tensor is not float32, or lives only on a device */
     PELKC_ERR_NOMEM = 4,  /* an allocation failed */
     PELKC_ERR_ARG = 5,    /* another invalid argument (e.g. batch < 1) */
-    PELKC_ERR_ABI = 6     /* the caller was built against another PELKC_API_VERSION */
+    PELKC_ERR_ABI = 6,    /* the caller was built against another PELKC_API_VERSION */
+    PELKC_ERR_DEVICE = 7  /* GPU models: no CUDA driver, no GPU, or a driver call failed */
 } pelkc_status;
 
 typedef struct pelkc_model pelkc_model;
@@ -69,8 +70,10 @@ const char *pelkc_built_by(void);
 const char *pelkc_model_name(void);
 
 /* Create a model from the embedded weights; *out is NULL on failure, and
- * PELKC_ERR_ABI if abi_version is not the .so's. Call it as pelkc_create(&m);
- * through dlsym, look up "pelkc_create_abi" and pass PELKC_API_VERSION. */
+ * PELKC_ERR_ABI if abi_version is not the .so's. A GPU model (`--target cuda`)
+ * loads the CUDA driver here: without one, or without a GPU, it returns
+ * PELKC_ERR_DEVICE and pelkc_last_error(NULL) says why, in one line (on the
+ * thread that called it). Call it as pelkc_create(&m); through dlsym, look up "pelkc_create_abi" and pass PELKC_API_VERSION. */
 pelkc_status pelkc_create_abi(int32_t abi_version, pelkc_model **out);
 #define pelkc_create(out) pelkc_create_abi(PELKC_API_VERSION, (out))
 void pelkc_free(pelkc_model *m);
@@ -104,7 +107,9 @@ pelkc_status pelkc_run(pelkc_model *m, const halide_buffer_t *input, halide_buff
  * [batch, classes] (or [batch, C, H, W] for a map). */
 pelkc_status pelkc_run_f32(pelkc_model *m, const float *input, int32_t batch, float *output);
 
-/* The last error on this model ("" if none); valid until the next call on it. */
+/* The last error on this model ("" if none); valid until the next call on it.
+ * For m == NULL: a GPU model's last pelkc_create failure on this thread; a C
+ * model says "model is NULL". */
 const char *pelkc_last_error(const pelkc_model *m);
 /* A fixed description of a status code. */
 const char *pelkc_status_string(pelkc_status s);

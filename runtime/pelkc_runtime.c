@@ -312,6 +312,7 @@ PELKC_EXPORT const char *pelkc_status_string(pelkc_status s)
     case PELKC_ERR_NOMEM: return "out of memory";
     case PELKC_ERR_ARG: return "invalid argument";
     case PELKC_ERR_ABI: return "the caller was built against another pelkc API version";
+    case PELKC_ERR_DEVICE: return "no usable GPU (CUDA driver or device missing, or it failed)";
     }
     return "unknown status";
 }

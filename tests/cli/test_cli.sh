@@ -46,6 +46,19 @@ expect_fail "unknown option '--frobnicate'" "" "$PELKC" check "$SPEC" --frobnica
 expect_fail "unknown command 'frobnicate'" "" "$PELKC" frobnicate
 expect_fail "--batch needs an integer" "" "$PELKC" run x.so --batch 0
 expect_fail "emit needs what to emit" "" "$PELKC" emit asm "$SPEC"
+expect_fail "emit needs a SPEC file" "" "$PELKC" emit ir
+expect_fail "emit needs a SPEC file" "" "$PELKC" emit ptx
+expect_fail "compile needs a SPEC file" "$T/m.so" "$PELKC" compile -o "$T/m.so" --random-weights 1
+expect_fail "--sm must be 80 or 90, got '70'" "" "$PELKC" emit ptx "$SPEC" --sm 70
+expect_fail "--target must be 'c', 'cuda' or 'cuda-emulate', got 'gpu'" "$T/m.so" \
+    "$PELKC" compile "$SPEC" --random-weights 1 --target gpu -o "$T/m.so"
+if "$PELKC" emit ptx "$SPEC" >/dev/null 2>&1; then # built with the GPU backend (PELKC_LLVM)
+    expect_fail "the C compiler 'false' failed" "$T/m.so" \
+        "$PELKC" compile "$SPEC" --random-weights 1 --target cuda -o "$T/m.so" --cc false
+else
+    expect_fail "built without LLVM 19" "$T/m.so" \
+        "$PELKC" compile "$SPEC" --random-weights 1 --target cuda -o "$T/m.so"
+fi
 expect_fail "cannot load" "" "$PELKC" run "$T/none.so"
 expect_fail "is not a pelkc model" "" "$PELKC" run /lib/x86_64-linux-gnu/libm.so.6
 
@@ -87,7 +100,8 @@ expect_fail "--prefix must be a C identifier" "" "$PELKC" compile "$SPEC" --pref
 
 # help and version succeed and name every command
 "$PELKC" --help >"$T/help" 2>&1 && ok || bad "--help exit code"
-for cmd in check compile run "emit ir" "emit c" --print-after-all --random-weights --weights; do
+for cmd in check compile run "emit ir" "emit c" "emit ptx" --print-after-all --random-weights --weights \
+           --target cuda-emulate --sm; do
     grep -qF -- "$cmd" "$T/help" && ok || bad "--help does not mention $cmd"
 done
 "$PELKC" --version | grep -q "^pelkc " && ok || bad "--version"

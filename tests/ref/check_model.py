@@ -2,10 +2,11 @@
 """Compile a spec with pelkc and compare its output against the float64 reference.
 
   check_model.py --pelkc PATH_TO_PELKC SPEC [--batch N] [--seed S] [--workdir DIR] [--tol T]
-                 [--bn] [--small S] [--compiler cc|clang|tcc]
+                 [--bn] [--small S] [--compiler cc|clang|tcc] [--target c|cuda-emulate|cuda]
+                 [--periph lowered|dense] [--fake-driver LIB]
 
 Steps: random weights (safetensors) and a random std-normal float32 input [N, C, H, W] from one
-seed, `pelkc compile SPEC --weights W -o DIR/model.so`, `pelkc run DIR/model.so --input X.npy
+seed, `pelkc compile SPEC --weights W -o DIR/model.so --target T --periph P`, `pelkc run DIR/model.so --input X.npy
 --output Y.npy`, then the float64 reference (pelk_ref.forward) on the same weights and input.
 --compiler clang builds the .so with `--cc clang`; --compiler tcc skips the .so and runs
 `pelkc run SPEC --weights W --input X.npy --output Y.npy` (compiled in process by libtcc).
@@ -61,11 +62,11 @@ class Step:
         return False
 
 
-def run_pelkc(cmd):
+def run_pelkc(cmd, env=None):
     """Run one pelkc command; return None on success, else a failure description."""
     print("$ " + " ".join(cmd), flush=True)
     try:
-        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     except OSError as e:
         return f"cannot run {cmd[0]}: {e}"
     if p.stdout:
@@ -77,8 +78,9 @@ def run_pelkc(cmd):
     return None
 
 
-def check(pelkc, spec_path, batch, seed, workdir, tol, bn=False, small=None, compiler="cc"):
-    print(f"spec: {spec_path}")
+def check(pelkc, spec_path, batch, seed, workdir, tol, bn=False, small=None, compiler="cc", target="c",
+          periph="lowered", fake_driver=None):
+    print(f"spec: {spec_path}  compiler: {compiler}  target: {target}  periph: {periph}")
     extra = (" --bn" if bn else "") + (f" --small {small}" if small is not None else "")
     if extra:
         print("training-time parts:" + (" BatchNorm" if bn else "") + (f" small {small}x{small}" if small is not None else "")
@@ -102,15 +104,24 @@ def check(pelkc, spec_path, batch, seed, workdir, tol, bn=False, small=None, com
         x = rng.standard_normal(shape).astype(np.float32)
         np.save(xpath, x)
 
+    err = None
     if compiler != "tcc":
         with Step("pelkc compile"):
-            err = run_pelkc([pelkc, "compile", spec_path, "--weights", wpath, "-o", so, "--cc", compiler])
-        if err:
-            print(f"FAIL: pelkc compile: {err}")
-            return 2
+            err = run_pelkc([pelkc, "compile", spec_path, "--weights", wpath, "-o", so, "--cc", compiler,
+                             "--target", target, "--periph", periph])
+    env = None
+    if fake_driver and not err:  # the stand-in driver runs the emulated build's host kernels
+        emu = os.path.join(workdir, "model_emulated.so")
+        err = run_pelkc([pelkc, "compile", spec_path, "--weights", wpath, "-o", emu, "--target",
+                         "cuda-emulate", "--periph", periph])
+        env = dict(os.environ, PELKC_CUDA_LIBRARY=os.path.abspath(fake_driver),
+                   PELKC_FAKE_CUDA_EMULATED=os.path.abspath(emu))
+    if err:
+        print(f"FAIL: pelkc compile: {err}")
+        return 2
     with Step("pelkc run"):
-        model = [so] if compiler != "tcc" else [spec_path, "--weights", wpath]
-        err = run_pelkc([pelkc, "run", *model, "--input", xpath, "--output", ypath])
+        model = [so] if compiler != "tcc" else [spec_path, "--weights", wpath, "--periph", periph]
+        err = run_pelkc([pelkc, "run", *model, "--input", xpath, "--output", ypath], env)
     if err is None and not os.path.exists(ypath):
         err = f"no output file {ypath}"
     if err:
@@ -156,6 +167,14 @@ def main(argv=None):
     ap.add_argument("--small", type=int, default=None, metavar="S", help="weights with a parallel S x S kernel (S odd)")
     ap.add_argument("--compiler", choices=["cc", "clang", "tcc"], default="cc",
                     help="cc or clang: a .so by that compiler; tcc: in process by pelkc run SPEC")
+    ap.add_argument("--target", default="c", choices=["c", "cuda-emulate", "cuda"],
+                    help="pelkc compile --target: the C backend, the GPU kernels run on the CPU, or "
+                         "the CUDA build (needs a GPU, or --fake-driver)")
+    ap.add_argument("--fake-driver", default=None, metavar="LIB",
+                    help="with --target cuda: run through this stand-in libcuda (tests/gpu/fake_libcuda.c), "
+                         "which runs the kernels of an emulated build of the same weights")
+    ap.add_argument("--periph", default="lowered", choices=["lowered", "dense"],
+                    help="pelkc compile --periph: peripheral convs lowered (default) or dense")
     a = ap.parse_args(argv)
 
     batch = a.batch if a.batch is not None else (spec_batch(a.spec) or 1)
@@ -169,10 +188,12 @@ def main(argv=None):
     t0 = time.perf_counter()
     if a.workdir:
         os.makedirs(a.workdir, exist_ok=True)
-        rc = check(pelkc, a.spec, batch, seed, a.workdir, a.tol, a.bn, a.small, a.compiler)
+        rc = check(pelkc, a.spec, batch, seed, a.workdir, a.tol, a.bn, a.small, a.compiler, a.target, a.periph,
+                   a.fake_driver)
     else:
         with tempfile.TemporaryDirectory(prefix="pelk_check_") as d:
-            rc = check(pelkc, a.spec, batch, seed, d, a.tol, a.bn, a.small, a.compiler)
+            rc = check(pelkc, a.spec, batch, seed, d, a.tol, a.bn, a.small, a.compiler, a.target, a.periph,
+                       a.fake_driver)
     print(f"time total: {time.perf_counter() - t0:.3f} s")
     return rc
 
