@@ -35,6 +35,8 @@ typedef struct weight_layout {
 void layout_weights(const ir_graph *g, weight_layout *w);
 /* Write the blob; every constant must have data. */
 int write_weights(const ir_graph *g, const weight_layout *w, const char *path, pelk_diag *d);
+/* The same blob in memory: dst holds w->total bytes, 64-byte aligned. */
+int fill_weights(const ir_graph *g, const weight_layout *w, unsigned char *dst, pelk_diag *d);
 void weight_layout_free(weight_layout *w);
 
 /* The C backend (backends/c). */
@@ -42,5 +44,23 @@ int c_emit(const ir_graph *g, const build_options *o, FILE *out, pelk_diag *d);
 /* Vector width for a -march value: 16 where the target has AVX-512, else 8. */
 int target_vec(const char *march);
 int c_build_so(const ir_graph *g, const build_options *o, const char *so_path, pelk_diag *d);
+
+/* The LLVM backend (backends/llvm; in pelkc when built with PELKC_LLVM, which
+ * defines PELKC_HAVE_LLVM): LLVM IR built from the graph with LLVM's C API, no
+ * C text in between. The generic kernels are a library compiled when pelkc
+ * was built (runtime/pelkc_kernels_lib.c); the per-model code and the
+ * specialised box_gather functions are LLVM IR. march: "native" (the host
+ * CPU) or NULL (generic x86-64). */
+int llvm_emit(const ir_graph *g, const build_options *o, FILE *out, pelk_diag *d);
+/* Object code for the host, linked (o->cc as the linker driver, "cc" if NULL)
+ * with the runtime library and the weights into a standalone .so. */
+int llvm_build_so(const ir_graph *g, const build_options *o, const char *so_path, pelk_diag *d);
+/* Compile in process with ORC LLJIT; no file is written. One JIT'd model at a
+ * time: its API functions (runtime/pelkc_model.h names, e.g. "pelkc_run_f32")
+ * come from llvm_jit_symbol until llvm_jit_close. */
+typedef struct llvm_jit llvm_jit;
+llvm_jit *llvm_jit_open(const ir_graph *g, const build_options *o, pelk_diag *d);
+void *llvm_jit_symbol(const llvm_jit *j, const char *name);
+void llvm_jit_close(llvm_jit *j);
 
 #endif

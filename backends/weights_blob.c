@@ -76,6 +76,22 @@ int write_weights(const ir_graph *g, const weight_layout *w, const char *path, p
     return rc;
 }
 
+int fill_weights(const ir_graph *g, const weight_layout *w, unsigned char *dst, pelk_diag *d)
+{
+    memset(dst, 0, (size_t)w->total);
+    for (int i = 0; i < g->n_consts; i++) {
+        const ir_const *c = &g->consts[i];
+        if (!c->data)
+            return diag_set(d, "constant @%s has no data (no weights were given)", c->name);
+        float *at = (float *)(dst + w->offset[i]);
+        if (w->format[i] == WEIGHT_GEMM_PACKED)
+            pk_gemm_pack_weights(c->data, c->shape[0], c->shape[1], at);
+        else
+            memcpy(at, c->data, (size_t)ir_const_numel(c) * sizeof(float));
+    }
+    return 0;
+}
+
 void weight_layout_free(weight_layout *w)
 {
     free(w->offset);

@@ -47,20 +47,9 @@ int cmd_bench(const options *opts)
     int64_t macs = 0;
     for (int i = 0; i < g->n_ops; i++)
         macs += ir_op_macs(g, &g->ops[i]);
-    char so[] = "/tmp/pelkc-bench-XXXXXX";
-    int fd = mkstemp(so), rc = 0;
     model_api api = {0};
     build_options bo = make_build_options(&o);
-    if (fd < 0)
-        rc = diag_set(&d, "cannot create a temporary file in /tmp");
-    else
-        close(fd);
-    if (!rc)
-        rc = c_build_so(g, &bo, so, &d);
-    if (!rc)
-        rc = load_model_api(&api, so, o.prefix, &d);
-    if (fd >= 0 && !o.keep_temps)
-        unlink(so);
+    int rc = open_graph_model(g, &o, &api, &d);
     double t_build = now_seconds() - t0;
     int n_ops = g->n_ops;
     ir_free(g);
@@ -89,13 +78,16 @@ int cmd_bench(const options *opts)
     if (!rc) {
         double med = sort_median(times, o.iters);
         int64_t ws = 0;
-        pelkc_status (*workspace)(const pelkc_model *, int64_t *) =
-            (pelkc_status(*)(const pelkc_model *, int64_t *))dlsym(api.so, "pelkc_workspace_bytes");
-        if (workspace)
-            workspace(m, &ws);
-        printf("model: %s, %d ops, periph %s; built in %.2f s by %s -O3%s%s -fopenmp (C backend)\n",
-               s.name, n_ops, o.periph_dense ? "dense" : "lowered", t_build, o.cc ? o.cc : "cc",
-               bo.march ? " -march=" : "", bo.march ? bo.march : "");
+        if (api.workspace_bytes)
+            api.workspace_bytes(m, &ws);
+        if (backend_is_llvm(&o))
+            printf("model: %s, %d ops, periph %s; built in %.2f s by LLVM (JIT, default<O3>, "
+                   "%s CPU; LLVM backend)\n", s.name, n_ops, o.periph_dense ? "dense" : "lowered",
+                   t_build, bo.march ? "host" : "generic x86-64");
+        else
+            printf("model: %s, %d ops, periph %s; built in %.2f s by %s -O3%s%s -fopenmp (C "
+                   "backend)\n", s.name, n_ops, o.periph_dense ? "dense" : "lowered", t_build,
+                   o.cc ? o.cc : "cc", bo.march ? " -march=" : "", bo.march ? bo.march : "");
         printf("batch %d, threads %d, %d runs after 2 warm-ups: min %.2f ms, max %.2f ms\n",
                o.batch, o.threads, o.iters, times[0] * 1e3, times[o.iters - 1] * 1e3);
         printf("images/s: %.2f\n", o.batch / med);
@@ -111,8 +103,7 @@ int cmd_bench(const options *opts)
     free(y);
     if (m)
         api.free(m);
-    if (api.so)
-        dlclose(api.so);
+    close_model_api(&api);
     spec_free(&s);
     return rc ? die(d.msg) : 0;
 }

@@ -13,6 +13,7 @@
 typedef struct options {
     const char *cmd, *sub, *path;
     const char *weights, *out, *input, *output, *cc, *march, *grid, *kpe, *prefix;
+    const char *backend; /* "c" or "llvm" */
     int random_weights, print_after_all, keep_temps, verbose, periph_dense;
     uint64_t seed;
     int batch, threads, iters, kernel, channels, height, width;
@@ -23,9 +24,10 @@ double now_seconds(void);
 build_options make_build_options(const options *o);
 pass_options make_pass_options(const options *o);
 
-/* A compiled model loaded with dlopen: its API by name. */
+/* A compiled model loaded with dlopen, or JIT-compiled (--backend llvm): its API by name. */
 typedef struct model_api {
     void *so;
+    struct llvm_jit *jit;
     pelkc_status (*create_abi)(int32_t, pelkc_model **);
     void (*free)(pelkc_model *);
     pelkc_status (*input_shape)(const pelkc_model *, int32_t *, int32_t *, int32_t *);
@@ -34,6 +36,7 @@ typedef struct model_api {
     pelkc_status (*run_f32)(pelkc_model *, const float *, int32_t, float *);
     const char *(*last_error)(const pelkc_model *);
     const char *(*name)(void);
+    pelkc_status (*workspace_bytes)(const pelkc_model *, int64_t *); /* may be NULL */
 } model_api;
 
 /* prefix: the --prefix the .so was compiled with (NULL for none). */
@@ -47,6 +50,15 @@ ir_graph *load_graph(const options *o, model_spec *s, int need_weights, FILE *du
 double peak_rss_mb(void);
 /* Sort run times in place and return their median. */
 double sort_median(double *times, int n);
+
+/* --backend (backend_cmd.c): build a .so with the chosen backend; print the
+ * LLVM module; get a graph's API (C: a temporary .so, loaded; LLVM: the JIT). */
+int backend_is_llvm(const options *o);
+const char *backend_name(const options *o);
+int build_so(const ir_graph *g, const options *o, const char *path, pelk_diag *d);
+int emit_llvm(const ir_graph *g, const options *o, FILE *out, pelk_diag *d);
+int open_graph_model(const ir_graph *g, const options *o, model_api *api, pelk_diag *d);
+void close_model_api(model_api *api);
 
 int cmd_run(const options *o);
 int cmd_bench(const options *o);

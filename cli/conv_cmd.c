@@ -41,21 +41,8 @@ static int build_conv(const options *o, int random, model_api *api, ir_graph **o
     pass_options po = make_pass_options(o);
     if (!rc)
         rc = run_passes(g, &po, NULL, d);
-    char so[] = "/tmp/pelkc-conv-XXXXXX";
-    int fd = rc ? -1 : mkstemp(so);
-    if (!rc && fd < 0)
-        rc = diag_set(d, "cannot create a temporary file in /tmp");
-    if (fd >= 0)
-        close(fd);
-    build_options bo = make_build_options(o);
     if (!rc)
-        rc = c_build_so(g, &bo, so, d);
-    if (!rc)
-        rc = load_model_api(api, so, o->prefix, d);
-    if (fd >= 0 && !o->keep_temps)
-        unlink(so);
-    else if (fd >= 0)
-        fprintf(stderr, "pelkc: conv library kept at %s\n", so);
+        rc = open_graph_model(g, o, api, d);
     if (rc || !out_graph)
         ir_free(g);
     else
@@ -91,8 +78,7 @@ int cmd_conv(const options *o)
     }
     if (m)
         api.free(m);
-    if (api.so)
-        dlclose(api.so);
+    close_model_api(&api);
     free(y);
     npy_free(&x);
     return rc ? die(d.msg) : 0;
@@ -109,8 +95,7 @@ int cmd_bench_conv(const options *opts)
     ir_graph *g = NULL;
     double t_build = now_seconds();
     if (build_conv(o, 1, &api, &g, &d)) {
-        if (api.so)
-            dlclose(api.so);
+        close_model_api(&api);
         ir_free(g);
         return die(d.msg);
     }
@@ -140,9 +125,12 @@ int cmd_bench_conv(const options *opts)
         printf("periph: %s, kernel %d, %d channels, %dx%d, batch %d, threads %d\n",
                o->periph_dense ? "dense" : "lowered", o->kernel, o->channels, o->height, o->width,
                o->batch, o->threads);
-        printf("built by: %s -O3%s%s -fopenmp (C backend), in %.2f s\n", o->cc ? o->cc : "cc",
-               o->march && strcmp(o->march, "generic") ? " -march=" : "",
-               o->march && strcmp(o->march, "generic") ? o->march : "", t_build);
+        if (backend_is_llvm(o))
+            printf("built by: LLVM (JIT, default<O3>; LLVM backend), in %.2f s\n", t_build);
+        else
+            printf("built by: %s -O3%s%s -fopenmp (C backend), in %.2f s\n", o->cc ? o->cc : "cc",
+                   o->march && strcmp(o->march, "generic") ? " -march=" : "",
+                   o->march && strcmp(o->march, "generic") ? o->march : "", t_build);
         printf("runs: %d after 3 warm-ups; min %.4f ms, max %.4f ms\n", o->iters,
                times[0] * 1e3, times[o->iters - 1] * 1e3);
         printf("multiply-adds per run: %.2f M (dense would be %.2f M); %.1f G multiply-adds/s\n",
@@ -156,7 +144,7 @@ int cmd_bench_conv(const options *opts)
     free(times);
     if (m)
         api.free(m);
-    dlclose(api.so);
+    close_model_api(&api);
     ir_free(g);
     return rc ? die(d.msg) : 0;
 }

@@ -22,8 +22,12 @@ static const char usage[] =
     "                                      build a standalone shared library\n"
     "  run M.so [--input X.npy] [--output Y.npy] [--batch N] [--seed S] [--threads T]\n"
     "                                      run a compiled model (random input unless --input)\n"
+    "  run SPEC --backend llvm (--weights W | --random-weights SEED) [run options]\n"
+    "                                      compile in process (LLVM JIT, no file written) and run\n"
     "  emit ir SPEC [--print-after-all]    print the IR (after every pass if asked)\n"
     "  emit c SPEC                         print the generated C (code only, not weights)\n"
+    "  emit llvm SPEC                      print the LLVM IR module the LLVM backend builds\n"
+    "                                      (before LLVM's optimisation; not the weights)\n"
     "  conv --kernel K --grid G --channels C --size HxW --weights W --input X.npy --output Y.npy\n"
     "                                      run one peripheral conv layer (weights: 'weight'\n"
     "                                      [C,1,k'r,k'c], 'bias' [C], 'kpe' [C,K,K] with --kpe)\n"
@@ -34,6 +38,9 @@ static const char usage[] =
     "                                      last line median_ms: X\n"
     "\n"
     "options:\n"
+    "  --backend c|llvm         compile, bench, conv, bench-conv: the C backend (default; needs a C\n"
+    "                           compiler) or the LLVM backend (LLVM IR, LLVM's O3 pipeline; run,\n"
+    "                           bench, conv and bench-conv then JIT-compile in process)\n"
     "  -o, --output-file M.so   where compile writes the library\n"
     "  --weights W              float32 safetensors with the spec's weight names\n"
     "  --random-weights SEED    seeded random weights (for demos and benchmarks)\n"
@@ -46,10 +53,12 @@ static const char usage[] =
     "  --iters N                timed runs (bench-conv: default 30 after 3 warm-ups; bench:\n"
     "                           default 10 after 2 warm-ups)\n"
     "  --march ARCH             target CPU for the generated code (default native; 'generic'\n"
-    "                           leaves the compiler's default)\n"
+    "                           leaves the compiler's default; the LLVM backend takes only\n"
+    "                           native or generic)\n"
     "  --prefix P               name the .so's exported symbols P<name> (compile), or load\n"
     "                           such a .so (run); see runtime/pelkc_model.h\n"
-    "  --cc CC                  C compiler for the C backend (default: $PELKC_CC or cc)\n"
+    "  --cc CC                  C compiler for the C backend, linker driver for the LLVM\n"
+    "                           backend (default: $PELKC_CC or cc)\n"
     "  --keep-temps             keep the build directory and print its path\n"
     "  -v, --verbose            print the compiler command line\n"
     "  -h, --help               this text;  --version  the version\n"
@@ -119,6 +128,13 @@ static int set_option(options *o, const char *a, const char *v)
         o->grid = v;
     else if (!strcmp(a, "--kpe"))
         o->kpe = v;
+    else if (!strcmp(a, "--backend")) {
+        if (strcmp(v, "c") && strcmp(v, "llvm")) {
+            fprintf(stderr, "pelkc: --backend must be 'c' or 'llvm', got '%s'\n", v);
+            return -1;
+        }
+        o->backend = v;
+    }
     else if (!strcmp(a, "--prefix")) {
         for (const char *c = v; *c; c++)
             if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || *c == '_' ||
@@ -181,6 +197,7 @@ static int parse_args(int argc, char **argv, options *o)
     o->threads = 1;
     o->iters = 0; /* each timing command has its own default */
     o->march = "native";
+    o->backend = "c";
     o->cc = getenv("PELKC_CC");
     int pos = 0;
     const char *positional[4] = {0};
@@ -204,7 +221,7 @@ static int parse_args(int argc, char **argv, options *o)
                     "--weights", "-o",      "--output-file", "--input",  "--output", "--cc",
                     "--march",   "--grid",  "--kpe",         "--seed",   "--periph", "--size",
                     "--batch",   "--threads", "--iters",     "--kernel", "--channels",
-                    "--random-weights", "--prefix"};
+                    "--random-weights", "--prefix", "--backend"};
                 int known = 0;
                 for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
                     known |= !strcmp(a, valued[k]);
@@ -336,12 +353,11 @@ static int cmd_compile(const options *o)
         spec_free(&s);
         return die(d.msg);
     }
-    build_options bo = make_build_options(o);
-    int rc = c_build_so(g, &bo, o->out, &d);
+    int rc = build_so(g, o, o->out, &d);
     if (!rc)
-        printf("compiled %s -> %s (%s weights, %d ops, periph %s, %.2f s)\n", s.name, o->out,
-               o->weights ? o->weights : "random", g->n_ops, o->periph_dense ? "dense" : "lowered",
-               now_seconds() - t0);
+        printf("compiled %s -> %s (%s weights, %d ops, periph %s, %s backend, %.2f s)\n", s.name,
+               o->out, o->weights ? o->weights : "random", g->n_ops,
+               o->periph_dense ? "dense" : "lowered", backend_name(o), now_seconds() - t0);
     ir_free(g);
     spec_free(&s);
     return rc ? die(d.msg) : 0;
@@ -351,15 +367,17 @@ static int cmd_emit(const options *o)
 {
     pelk_diag d;
     model_spec s;
-    if (!o->sub || (strcmp(o->sub, "ir") && strcmp(o->sub, "c")))
-        return die("emit needs what to emit: 'ir' or 'c' (pelkc emit ir SPEC)");
-    int ir = !strcmp(o->sub, "ir");
+    if (!o->sub || (strcmp(o->sub, "ir") && strcmp(o->sub, "c") && strcmp(o->sub, "llvm")))
+        return die("emit needs what to emit: 'ir', 'c' or 'llvm' (pelkc emit ir SPEC)");
+    int ir = !strcmp(o->sub, "ir"), llvm = !strcmp(o->sub, "llvm");
     ir_graph *g = load_graph(o, &s, 0, ir && o->print_after_all ? stdout : NULL, &d);
     int rc = g ? 0 : -1;
     if (g && ir && !o->print_after_all) {
         char *text = ir_print(g);
         fputs(text, stdout);
         free(text);
+    } else if (g && llvm) {
+        rc = emit_llvm(g, o, stdout, &d);
     } else if (g && !ir) {
         build_options bo = make_build_options(o);
         rc = c_emit(g, &bo, stdout, &d);

@@ -72,15 +72,30 @@ static void print_top5(const float *logits, int classes)
     printf("\n");
 }
 
+/* The model to run: a .so, or with --backend llvm a SPEC compiled by the JIT. */
+static int open_run_model(const options *o, model_api *api, pelk_diag *d)
+{
+    if (!backend_is_llvm(o))
+        return load_model_api(api, o->path, o->prefix, d);
+    if (o->weights && o->random_weights)
+        return diag_set(d, "give either --weights or --random-weights, not both");
+    model_spec s;
+    ir_graph *g = load_graph(o, &s, 1, NULL, d);
+    int rc = g ? open_graph_model(g, o, api, d) : -1;
+    ir_free(g);
+    spec_free(&s);
+    return rc;
+}
+
 int cmd_run(const options *o)
 {
     pelk_diag d;
     if (!o->path)
-        return die("run needs a compiled model M.so");
+        return die(backend_is_llvm(o) ? "run --backend llvm needs a SPEC file"
+                                      : "run needs a compiled model M.so");
     model_api api = {0};
-    if (load_model_api(&api, o->path, o->prefix, &d)) {
-        if (api.so)
-            dlclose(api.so);
+    if (open_run_model(o, &api, &d)) {
+        close_model_api(&api);
         return die(d.msg);
     }
     pelkc_model *m = NULL;
@@ -146,6 +161,6 @@ done:
         api.free(m);
     npy_free(&x);
     free(y);
-    dlclose(api.so);
+    close_model_api(&api);
     return rc ? die(d.msg) : 0;
 }
