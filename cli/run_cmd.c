@@ -79,6 +79,9 @@ static int open_run_model(const options *o, model_api *api, pelk_diag *d)
         return load_model_api(api, o->path, o->prefix, d);
     if (o->weights && o->random_weights)
         return diag_set(d, "give either --weights or --random-weights, not both");
+    size_t n = strlen(o->path);
+    if (n > 3 && !strcmp(o->path + n - 3, ".so"))
+        return diag_set(d, "run --backend llvm compiles a SPEC; run %s without --backend", o->path);
     model_spec s;
     ir_graph *g = load_graph(o, &s, 1, NULL, d);
     int rc = g ? open_graph_model(g, o, api, d) : -1;

@@ -66,6 +66,8 @@ expect_fail "linking with 'false' failed" "$T/x.so" \
 expect_fail "compile needs --weights W.safetensors or --random-weights SEED" "" \
     "$PELKC" run "$SPEC" --backend llvm
 expect_fail "run --backend llvm needs a SPEC file" "" "$PELKC" run --backend llvm
+expect_fail "run --backend llvm compiles a SPEC; run $T/m.so without --backend" "" \
+    "$PELKC" run "$T/m.so" --backend llvm
 expect_fail "cannot open" "" "$PELKC" run "$T/missing.yaml" --backend llvm --random-weights 1
 ls "$T"/*.partial >/dev/null 2>&1 && bad "a .partial file was left behind" || ok
 
