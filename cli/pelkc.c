@@ -26,8 +26,9 @@ static const char usage[] =
     "                                      compile in process (LLVM JIT, no file written) and run\n"
     "  emit ir SPEC [--print-after-all]    print the IR (after every pass if asked)\n"
     "  emit c SPEC                         print the generated C (code only, not weights)\n"
-    "  emit llvm SPEC                      print the LLVM IR module the LLVM backend builds\n"
-    "                                      (before LLVM's optimisation; not the weights)\n"
+    "  emit llvm SPEC [--print-after-all]  print the LLVM IR module the LLVM backend builds (before\n"
+    "                                      LLVM's optimisation; not the weights), after pelkc's IR\n"
+    "                                      after every pass if asked\n"
     "  conv --kernel K --grid G --channels C --size HxW --weights W --input X.npy --output Y.npy\n"
     "                                      run one peripheral conv layer (weights: 'weight'\n"
     "                                      [C,1,k'r,k'c], 'bias' [C], 'kpe' [C,K,K] with --kpe)\n"
@@ -371,7 +372,8 @@ static int cmd_emit(const options *o)
     if (!o->sub || (strcmp(o->sub, "ir") && strcmp(o->sub, "c") && strcmp(o->sub, "llvm")))
         return die("emit needs what to emit: 'ir', 'c' or 'llvm' (pelkc emit ir SPEC)");
     int ir = !strcmp(o->sub, "ir"), llvm = !strcmp(o->sub, "llvm");
-    ir_graph *g = load_graph(o, &s, 0, ir && o->print_after_all ? stdout : NULL, &d);
+    /* emit llvm --print-after-all: pelkc's passes, as for emit ir, then the module */
+    ir_graph *g = load_graph(o, &s, 0, (ir || llvm) && o->print_after_all ? stdout : NULL, &d);
     int rc = g ? 0 : -1;
     if (g && ir && !o->print_after_all) {
         char *text = ir_print(g);

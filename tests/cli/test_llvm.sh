@@ -35,6 +35,8 @@ done
 if [ "$(wc -c <"$T/m.ll")" -lt 100000 ]; then ok; else bad "emit llvm printed the weights?"; fi
 "$PELKC" emit ir "$SPEC" --print-after-all >"$T/passes" && grep -q "after lower-periph" "$T/passes" \
     && ok || bad "emit ir --print-after-all"
+"$PELKC" emit llvm "$SPEC" --print-after-all >"$T/both" && grep -q "after fuse-box-gather" "$T/both" &&
+    grep -q "define internal void @run_image(" "$T/both" && ok || bad "emit llvm --print-after-all"
 
 # a standalone .so: the C API, no LLVM at run time
 if "$PELKC" compile "$SPEC" --random-weights 1 --backend llvm -o "$T/m.so" >/dev/null; then ok
