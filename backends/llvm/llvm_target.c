@@ -142,6 +142,8 @@ static int emit_weights(const ir_graph *graph, const lg_target *t, const char *p
         LLVMModuleRef m = LLVMModuleCreateWithNameInContext("pelkc_weights", ctx);
         LLVMSetTarget(m, t->triple);
         LLVMValueRef data = LLVMConstStringInContext2(ctx, (const char *)blob, (size_t)wl.total, 1);
+        free(blob); /* LLVM holds its own copy: keep one, not two, while the object is written */
+        blob = NULL;
         LLVMValueRef gv = LLVMAddGlobal(m, LLVMTypeOf(data), "pelkc_weights");
         LLVMSetInitializer(gv, data);
         LLVMSetGlobalConstant(gv, 1);
@@ -234,8 +236,8 @@ static int prefix_args(const char *dir, const char *prefix, char **argv, int *a,
     return 0;
 }
 
-static const char *const temp_names[] = {"model.o", "weights.o", "runtime.o", "exports.map",
-                                         "ld.log"};
+static const char *const temp_names[] = {"model.ll", "model.o",     "weights.o",
+                                         "runtime.o", "exports.map", "ld.log"};
 
 static int link_in(const char *dir, const ir_graph *graph, const build_options *o,
                    const char *so_path, pelk_diag *d)
@@ -253,6 +255,10 @@ static int link_in(const char *dir, const ir_graph *graph, const build_options *
     int rc = build_module(&g, ctx, graph, &t, o, 0, d);
     if (!rc)
         rc = lg_optimize(g.mod, &t, d);
+    char ll[4200], *err = NULL;
+    snprintf(ll, sizeof ll, "%s/model.ll", dir);
+    if (!rc && o->keep_temps && LLVMPrintModuleToFile(g.mod, ll, &err)) /* the optimised IR, to read */
+        rc = llvm_fail(d, ll, err);
     if (!rc)
         rc = emit_object(&t, g.mod, obj, d);
     lg_dispose(&g);
