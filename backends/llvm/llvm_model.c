@@ -42,14 +42,13 @@ static void call_kernel(model_gen *m, const char *name, LLVMValueRef *args, int 
     for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++)
         if (!strcmp(kernels[i].name, name))
             k = &kernels[i];
+    if (!k || (int)strlen(k->params) != n)
+        abort(); /* an unknown kernel or a wrong argument count is a bug in this file */
     LLVMTypeRef params[16];
-    int np = (int)strlen(k->params);
-    for (int i = 0; i < np; i++)
+    for (int i = 0; i < n; i++)
         params[i] = k->params[i] == 'p' ? g->ptr : k->params[i] == 'i' ? g->i32
                   : k->params[i] == 'l' ? g->i64 : g->f32;
-    if (np != n)
-        abort(); /* a mismatch here is a bug in this file */
-    lg_call(g, lg_declare(g, name, g->voidt, params, np), args, n);
+    lg_call(g, lg_declare(g, name, g->voidt, params, n), args, n);
 }
 
 static LLVMValueRef value_ref(model_gen *m, int v)
