@@ -2,14 +2,15 @@
 """Compile a spec with pelkc and compare its output against the float64 reference.
 
   check_model.py --pelkc PATH_TO_PELKC SPEC [--batch N] [--seed S] [--workdir DIR] [--tol T]
-                 [--bn] [--small S] [--backend c|llvm]
+                 [--bn] [--small S] [--backend c|llvm] [--march ARCH]
 
 Steps: random weights (safetensors) and a random std-normal float32 input [N, C, H, W] from one
 seed, `pelkc compile SPEC --weights W -o DIR/model.so`, `pelkc run DIR/model.so --input X.npy
 --output Y.npy`, then the float64 reference (pelk_ref.forward) on the same weights and input.
 With --backend llvm the .so is compiled with `--backend llvm`, and the same weights and input also
 go through the in-process JIT (`pelkc run SPEC --backend llvm --weights W --input X.npy --output
-Y_jit.npy`); both outputs are checked against the reference with the same tolerance.
+Y_jit.npy`); both outputs are checked against the reference with the same tolerance. --march is
+passed to pelkc as is.
 
 Prints the seed (fresh from os.urandom unless --seed is given, so any failure can be reproduced),
 the time of each step and `rel_l2: <value>` = ||y - ref||_2 / ||ref||_2.
@@ -101,14 +102,16 @@ def compare(y, ref, want, tol, label):
     return 0 if ok else 1
 
 
-def check(pelkc, spec_path, batch, seed, workdir, tol, bn=False, small=None, backend="c"):
+def check(pelkc, spec_path, batch, seed, workdir, tol, bn=False, small=None, backend="c", march=None):
     print(f"spec: {spec_path}")
     extra = (" --bn" if bn else "") + (f" --small {small}" if small is not None else "")
     if extra:
         print("training-time parts:" + (" BatchNorm" if bn else "") + (f" small {small}x{small}" if small is not None else "")
               + (" + small BatchNorm" if bn and small is not None else ""))
-    print(f"backend: {backend}")
-    print(f"seed: {seed}  (reproduce with --seed {seed} --batch {batch}{extra} --backend {backend})")
+    print(f"backend: {backend}" + (f", --march {march}" if march else ""))
+    target = ["--march", march] if march else []
+    print(f"seed: {seed}  (reproduce with --seed {seed} --batch {batch}{extra} --backend {backend}"
+          + (f" --march {march})" if march else ")"))
     spec = pelk_ref.load_spec(spec_path)
     rng = np.random.default_rng(seed)
     wpath = os.path.join(workdir, "weights.safetensors")
@@ -128,7 +131,7 @@ def check(pelkc, spec_path, batch, seed, workdir, tol, bn=False, small=None, bac
         np.save(xpath, x)
 
     with Step("pelkc compile"):
-        err = run_pelkc([pelkc, "compile", spec_path, "--weights", wpath, "-o", so, "--backend", backend])
+        err = run_pelkc([pelkc, "compile", spec_path, "--weights", wpath, "-o", so, "--backend", backend] + target)
     if err:
         print(f"FAIL: pelkc compile: {err}")
         return 2
@@ -144,7 +147,7 @@ def check(pelkc, spec_path, batch, seed, workdir, tol, bn=False, small=None, bac
         jpath = os.path.join(workdir, "output_jit.npy")
         with Step("pelkc run --backend llvm (JIT)"):
             err = run_pelkc([pelkc, "run", spec_path, "--backend", "llvm", "--weights", wpath,
-                             "--input", xpath, "--output", jpath])
+                             "--input", xpath, "--output", jpath] + target)
         if err is None and not os.path.exists(jpath):
             err = f"no output file {jpath}"
         if err:
@@ -175,6 +178,7 @@ def main(argv=None):
     ap.add_argument("--bn", action="store_true", help="weights with a BatchNorm after every conv (and small conv)")
     ap.add_argument("--small", type=int, default=None, metavar="S", help="weights with a parallel S x S kernel (S odd)")
     ap.add_argument("--backend", choices=["c", "llvm"], default="c", help="pelkc's backend (llvm: the .so and the JIT)")
+    ap.add_argument("--march", default=None, help="pelkc's --march (default: pelkc's, native)")
     a = ap.parse_args(argv)
 
     batch = a.batch if a.batch is not None else (spec_batch(a.spec) or 1)
@@ -188,10 +192,10 @@ def main(argv=None):
     t0 = time.perf_counter()
     if a.workdir:
         os.makedirs(a.workdir, exist_ok=True)
-        rc = check(pelkc, a.spec, batch, seed, a.workdir, a.tol, a.bn, a.small, a.backend)
+        rc = check(pelkc, a.spec, batch, seed, a.workdir, a.tol, a.bn, a.small, a.backend, a.march)
     else:
         with tempfile.TemporaryDirectory(prefix="pelk_check_") as d:
-            rc = check(pelkc, a.spec, batch, seed, d, a.tol, a.bn, a.small, a.backend)
+            rc = check(pelkc, a.spec, batch, seed, d, a.tol, a.bn, a.small, a.backend, a.march)
     print(f"time total: {time.perf_counter() - t0:.3f} s")
     return rc
 
