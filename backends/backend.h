@@ -65,4 +65,22 @@ void tcc_model_free(tcc_model *m);
 /* Floats per vector of the precompiled lowered-conv kernel (its scratch layout). */
 int host_kernels_vec(void);
 
+/* The LLVM backend (backends/llvm; in pelkc when built with PELKC_LLVM, which
+ * defines PELKC_HAVE_LLVM): LLVM IR built from the graph with LLVM's C API, no
+ * C text in between. The generic kernels are a library compiled when pelkc
+ * was built (runtime/pelkc_kernels_lib.c); the per-model code and the
+ * specialised box_gather functions are LLVM IR. march: "native" (the host
+ * CPU) or NULL (generic x86-64). */
+int llvm_emit(const ir_graph *g, const build_options *o, FILE *out, pelk_diag *d);
+/* Object code for the host, linked (o->cc as the linker driver, "cc" if NULL)
+ * with the runtime library and the weights into a standalone .so. */
+int llvm_build_so(const ir_graph *g, const build_options *o, const char *so_path, pelk_diag *d);
+/* Compile in process with ORC LLJIT; no file is written. One JIT'd model at a
+ * time: its API functions (runtime/pelkc_model.h names, e.g. "pelkc_run_f32")
+ * come from llvm_jit_symbol until llvm_jit_close. */
+typedef struct llvm_jit llvm_jit;
+llvm_jit *llvm_jit_open(const ir_graph *g, const build_options *o, pelk_diag *d);
+void *llvm_jit_symbol(const llvm_jit *j, const char *name);
+void llvm_jit_close(llvm_jit *j);
+
 #endif

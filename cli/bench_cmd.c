@@ -9,6 +9,14 @@
 
 #include "cli.h"
 
+/* CPU seconds used by every thread of this process so far (not by children). */
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 double peak_rss_mb(void)
 {
     struct rusage ru;
@@ -69,7 +77,10 @@ int cmd_bench(const options *opts)
         y = xcalloc((size_t)o.batch * oc * oh * ow, sizeof *y);
         fill_random(x, n, o.seed);
     }
+    double cpu0 = 0;
     for (int i = 0; !rc && i < 2 + o.iters; i++) { /* 2 warm-ups, then the timed runs */
+        if (i == 2)
+            cpu0 = cpu_seconds();
         double t1 = now_seconds();
         if (api.run_f32(m, x, o.batch, y) != PELKC_OK)
             rc = diag_set(&d, "run failed: %s", api.last_error(m));
@@ -77,19 +88,18 @@ int cmd_bench(const options *opts)
             times[i - 2] = now_seconds() - t1;
     }
     if (!rc) {
+        double cpu = (cpu_seconds() - cpu0) / o.iters;
         double med = sort_median(times, o.iters);
         int64_t ws = 0;
-        pelkc_status (*workspace)(const pelkc_model *, int64_t *) =
-            (pelkc_status(*)(const pelkc_model *, int64_t *))(
-                api.so ? dlsym(api.so, "pelkc_workspace_bytes")
-                       : tcc_model_symbol(api.tcc, "pelkc_workspace_bytes"));
-        if (workspace)
-            workspace(m, &ws);
+        if (api.workspace_bytes)
+            api.workspace_bytes(m, &ws);
         printf("model: %s, %d ops, periph %s; built in %.2f s by %s\n", s.name, n_ops,
                o.periph_dense ? "dense" : "lowered", t_build, built_by);
         printf("batch %d, threads %d, %d runs after 2 warm-ups: min %.2f ms, max %.2f ms\n",
                o.batch, o.threads, o.iters, times[0] * 1e3, times[o.iters - 1] * 1e3);
         printf("images/s: %.2f\n", o.batch / med);
+        /* on a shared machine the wall time includes waiting for a core; this does not */
+        printf("cpu_ms per run (all threads, mean): %.2f\n", cpu * 1e3);
         printf("multiply-adds executed per image: %.3f G; rate %.1f G multiply-adds/s "
                "(%.1f GFLOP/s)\n",
                macs / 1e9, macs * (double)o.batch / med / 1e9, 2 * macs * (double)o.batch / med / 1e9);

@@ -17,6 +17,7 @@ typedef struct options {
     const char *weights, *out, *input, *output, *cc, *march, *grid, *kpe, *prefix;
     const char *target; /* compile: "c" (default), "cuda" or "cuda-emulate" */
     int sm;             /* GPU architecture for PTX: 80 or 90 */
+    const char *backend; /* "c" or "llvm" */
     int random_weights, print_after_all, keep_temps, verbose, periph_dense;
     uint64_t seed;
     int batch, threads, iters, kernel, channels, height, width;
@@ -35,10 +36,11 @@ double now_seconds(void);
 build_options make_build_options(const options *o);
 pass_options make_pass_options(const options *o);
 
-/* A compiled model loaded with dlopen: its API by name. */
+/* A compiled model loaded with dlopen, or JIT-compiled (--backend llvm): its API by name. */
 typedef struct model_api {
-    void *so;  /* dlopen handle of a .so, or NULL */
-    void *tcc; /* tcc_model compiled in process, or NULL */
+    void *so;               /* dlopen handle of a .so, or NULL */
+    void *tcc;              /* tcc_model compiled in process, or NULL */
+    struct llvm_jit *jit;   /* a model compiled in process by LLVM's ORC JIT, or NULL */
     pelkc_status (*create_abi)(int32_t, pelkc_model **);
     void (*free)(pelkc_model *);
     pelkc_status (*input_shape)(const pelkc_model *, int32_t *, int32_t *, int32_t *);
@@ -47,6 +49,7 @@ typedef struct model_api {
     pelkc_status (*run_f32)(pelkc_model *, const float *, int32_t, float *);
     const char *(*last_error)(const pelkc_model *);
     const char *(*name)(void);
+    pelkc_status (*workspace_bytes)(const pelkc_model *, int64_t *); /* may be NULL */
 } model_api;
 
 /* prefix: the --prefix the .so was compiled with (NULL for none). */
@@ -55,8 +58,9 @@ int load_model_api(model_api *api, const char *path, const char *prefix, pelk_di
 int tcc_model_api(model_api *api, void *tcc, const char *prefix, pelk_diag *d);
 /* dlclose or free whichever the api came from. */
 void close_model_api(model_api *api);
-/* Build a lowered graph into api: in process with libtcc when tcc is set, else
- * as a temporary .so by the system compiler; says which in `built_by`. */
+/* Build a lowered graph into api: in process with libtcc when tcc is set, or
+ * with LLVM's JIT for --backend llvm, else as a temporary .so by the system
+ * compiler; says which in `built_by`. */
 int build_model_api(const options *o, const ir_graph *g, int tcc, model_api *api, char *built_by,
                     size_t cap, pelk_diag *d);
 /* Create through the ABI-checked entry point. */
@@ -85,6 +89,13 @@ typedef struct conv_variant {
  * tcc) with random weights and time it: --iters runs (default 10) after 2 warm-ups. */
 int time_conv_variant(const options *o, kpe_mode kpe, int channels, int height, int width,
                       conv_variant *v, char *built_by, size_t cap, pelk_diag *d);
+
+/* --backend (backend_cmd.c): build a .so with the chosen backend; print the
+ * LLVM module; get a graph's API (C: a temporary .so, loaded; LLVM: the JIT). */
+int backend_is_llvm(const options *o);
+const char *backend_name(const options *o);
+int build_so(const ir_graph *g, const options *o, const char *path, pelk_diag *d);
+int emit_llvm(const ir_graph *g, const options *o, FILE *out, pelk_diag *d);
 
 int cmd_run(const options *o);
 int cmd_bench(const options *o);

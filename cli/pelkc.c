@@ -26,9 +26,13 @@ static const char usage[] =
     "  run SPEC (--weights W | --random-weights SEED) [same options]\n"
     "                                      compile in process with libtcc (no file written; the\n"
     "                                      kernels are pelkc's, precompiled) and run; --cc CC\n"
-    "                                      builds a temporary .so with that compiler instead\n"
+    "                                      builds a temporary .so with that compiler instead;\n"
+    "                                      --backend llvm compiles with LLVM's JIT (no file)\n"
     "  emit ir SPEC [--print-after-all]    print the IR (after every pass if asked)\n"
     "  emit c SPEC                         print the generated C (code only, not weights)\n"
+    "  emit llvm SPEC [--print-after-all]  print the LLVM IR module the LLVM backend builds (before\n"
+    "                                      LLVM's optimisation; not the weights), after pelkc's IR\n"
+    "                                      after every pass if asked\n"
     "  emit ptx SPEC [--sm 80|90]          print the PTX module of the GPU kernels (LLVM NVPTX)\n"
     "  conv --kernel K --grid G --channels C --size HxW --weights W --input X.npy --output Y.npy\n"
     "                                      run one peripheral conv layer (weights: 'weight'\n"
@@ -58,6 +62,10 @@ static const char usage[] =
     "                                      --channels C --size HxW override the stage's shape\n"
     "\n"
     "options:\n"
+    "  --backend c|llvm         how compile, run SPEC, bench, conv and bench-conv build the model:\n"
+    "                           c (default: generated C and the C compiler) or llvm (LLVM IR and\n"
+    "                           LLVM's O3 pipeline; run, bench, conv and bench-conv then compile\n"
+    "                           in process with LLVM's JIT and write no file)\n"
     "  -o, --output-file M.so   where compile writes the library\n"
     "  --weights W              float32 safetensors with the spec's weight names\n"
     "  --random-weights SEED    seeded random weights (for demos and benchmarks)\n"
@@ -79,15 +87,17 @@ static const char usage[] =
     "  --iters N                timed runs (bench-conv: default 30 after 3 warm-ups; bench,\n"
     "                           sweep: default 10 after 2 warm-ups)\n"
     "  --march ARCH             target CPU for the generated code (default native; 'generic'\n"
-    "                           leaves the compiler's default)\n"
+    "                           leaves the compiler's default; the LLVM backend takes only\n"
+    "                           native or generic)\n"
     "  --prefix P               name the .so's exported symbols P<name> (compile), or load\n"
     "                           such a .so (run); see runtime/pelkc_model.h\n"
-    "  --cc CC                  C compiler for the C backend (default: $PELKC_CC or cc; for\n"
-    "                           run SPEC: tcc). 'tcc' compiles in process with libtcc: fast to\n"
-    "                           build, generic kernels (run, conv, bench, bench-conv, sweep,\n"
-    "                           scaling; emit c shows its C); timings say which compiler\n"
-    "                           built the code they measured\n"
-    "  --keep-temps             keep the build directory and print its path\n"
+    "  --cc CC                  C compiler for the C backend, linker driver for the LLVM\n"
+    "                           backend (default: $PELKC_CC or cc; for run SPEC: tcc). 'tcc'\n"
+    "                           compiles in process with libtcc: fast to build, generic kernels\n"
+    "                           (run, conv, bench, bench-conv, sweep, scaling; emit c shows its\n"
+    "                           C); timings say which compiler built the code they measured\n"
+    "  --keep-temps             keep the build directory and print its path (with --backend\n"
+    "                           llvm it also holds model.ll, the module after LLVM's O3)\n"
     "  -v, --verbose            print the compiler command line\n"
     "  -h, --help               this text;  --version  the version\n"
     "\n"
@@ -186,8 +196,13 @@ static int set_option(options *o, const char *a, const char *v)
             return -1;
         }
         o->sm = atoi(v);
-    }
-    else if (!strcmp(a, "--prefix")) {
+    } else if (!strcmp(a, "--backend")) {
+        if (strcmp(v, "c") && strcmp(v, "llvm")) {
+            fprintf(stderr, "pelkc: --backend must be 'c' or 'llvm', got '%s'\n", v);
+            return -1;
+        }
+        o->backend = v;
+    } else if (!strcmp(a, "--prefix")) {
         for (const char *c = v; *c; c++)
             if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || *c == '_' ||
                   (c > v && *c >= '0' && *c <= '9'))) {
@@ -263,6 +278,7 @@ static int parse_args(int argc, char **argv, options *o)
     o->dense_max = 51;
     o->target = "c";
     o->sm = 80;
+    o->backend = "c";
     o->cc = getenv("PELKC_CC");
     int pos = 0;
     const char *positional[4] = {0};
@@ -287,7 +303,7 @@ static int parse_args(int argc, char **argv, options *o)
                     "--march",   "--grid",  "--kpe",         "--seed",   "--periph", "--size",
                     "--batch",   "--threads", "--iters",     "--kernel", "--channels",
                     "--random-weights", "--prefix", "--png", "--csv", "--model", "--stage",
-                    "--dense-max", "--target", "--sm"};
+                    "--dense-max", "--target", "--sm", "--backend"};
                 int known = 0;
                 for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
                     known |= !strcmp(a, valued[k]);
@@ -436,13 +452,14 @@ static int cmd_compile(const options *o)
         return die(d.msg);
     }
     build_options bo = make_build_options(o);
-    int rc = !strcmp(o->target, "c") ? c_build_so(g, &bo, o->out, &d)
-                                     : gpu_build_so(g, &bo, o->sm, !strcmp(o->target, "cuda-emulate"),
-                                                    o->out, &d);
+    int cpu = !strcmp(o->target, "c");
+    int rc = cpu ? build_so(g, o, o->out, &d)
+                 : gpu_build_so(g, &bo, o->sm, !strcmp(o->target, "cuda-emulate"), o->out, &d);
     if (!rc)
-        printf("compiled %s -> %s (%s weights, %d ops, periph %s, target %s, %.2f s)\n", s.name,
-               o->out, o->weights ? o->weights : "random", g->n_ops,
-               o->periph_dense ? "dense" : "lowered", o->target, now_seconds() - t0);
+        printf("compiled %s -> %s (%s weights, %d ops, periph %s, %s, %.2f s)\n", s.name, o->out,
+               o->weights ? o->weights : "random", g->n_ops, o->periph_dense ? "dense" : "lowered",
+               cpu ? (backend_is_llvm(o) ? "LLVM backend" : "C backend") : o->target,
+               now_seconds() - t0);
     ir_free(g);
     spec_free(&s);
     return rc ? die(d.msg) : 0;
@@ -503,17 +520,21 @@ static int cmd_emit(const options *o)
 {
     pelk_diag d;
     model_spec s = {0};
-    if (!o->sub || (strcmp(o->sub, "ir") && strcmp(o->sub, "c") && strcmp(o->sub, "ptx")))
-        return die("emit needs what to emit: 'ir', 'c' or 'ptx' (pelkc emit ir SPEC)");
+    if (!o->sub || (strcmp(o->sub, "ir") && strcmp(o->sub, "c") && strcmp(o->sub, "llvm") &&
+                    strcmp(o->sub, "ptx")))
+        return die("emit needs what to emit: 'ir', 'c', 'llvm' or 'ptx' (pelkc emit ir SPEC)");
     if (!strcmp(o->sub, "ptx"))
         return emit_ptx(o);
-    int ir = !strcmp(o->sub, "ir");
-    ir_graph *g = load_graph(o, &s, 0, ir && o->print_after_all ? stdout : NULL, &d);
+    int ir = !strcmp(o->sub, "ir"), llvm = !strcmp(o->sub, "llvm");
+    /* emit llvm --print-after-all: pelkc's passes, as for emit ir, then the module */
+    ir_graph *g = load_graph(o, &s, 0, (ir || llvm) && o->print_after_all ? stdout : NULL, &d);
     int rc = g ? 0 : -1;
     if (g && ir && !o->print_after_all) {
         char *text = ir_print(g);
         fputs(text, stdout);
         free(text);
+    } else if (g && llvm) {
+        rc = emit_llvm(g, o, stdout, &d);
     } else if (g && !ir) {
         build_options bo = make_build_options(o);
         rc = c_emit(g, &bo, stdout, &d);

@@ -1,6 +1,7 @@
 /* pelkc run: run a model on an .npy input (or a random one). The model is a
  * .so that `compile` wrote, or a spec compiled right here: in process by
- * libtcc (nothing written to disk), or by the system compiler with --cc. */
+ * libtcc (nothing written to disk), by LLVM's JIT with --backend llvm (nothing
+ * written either), or by the system compiler with --cc. */
 #include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,97 +9,6 @@
 
 #include "cli.h"
 #include "npy.h"
-
-pelkc_status api_create(const model_api *api, pelkc_model **m)
-{
-    return api->create_abi(PELKC_API_VERSION, m);
-}
-
-/* Look every API function up by name, with the model's --prefix. */
-static int bind_model_api(model_api *api, void *(*lookup)(void *, const char *), void *handle,
-                          const char *what, const char *prefix, pelk_diag *d)
-{
-    struct {
-        void **slot;
-        const char *name;
-    } syms[] = {
-        {(void **)&api->create_abi, "pelkc_create_abi"},
-        {(void **)&api->free, "pelkc_free"},
-        {(void **)&api->input_shape, "pelkc_input_shape"},
-        {(void **)&api->output_shape, "pelkc_output_shape"},
-        {(void **)&api->set_threads, "pelkc_set_threads"},
-        {(void **)&api->run_f32, "pelkc_run_f32"},
-        {(void **)&api->last_error, "pelkc_last_error"},
-        {(void **)&api->name, "pelkc_model_name"},
-    };
-    for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
-        char name[160];
-        snprintf(name, sizeof name, "%s%s", prefix ? prefix : "", syms[i].name);
-        *syms[i].slot = lookup(handle, name);
-        if (!*syms[i].slot)
-            return diag_set(d, "%s is not a pelkc model%s: no symbol %s", what,
-                            prefix ? " with that --prefix" : "", name);
-    }
-    return 0;
-}
-
-int load_model_api(model_api *api, const char *path, const char *prefix, pelk_diag *d)
-{
-    char buf[4096];
-    /* dlopen searches the library path for names without a slash */
-    snprintf(buf, sizeof buf, "%s%s", strchr(path, '/') ? "" : "./", path);
-    api->so = dlopen(buf, RTLD_NOW | RTLD_LOCAL);
-    if (!api->so)
-        return diag_set(d, "cannot load %s: %s", path, dlerror());
-    return bind_model_api(api, dlsym, api->so, path, prefix, d);
-}
-
-int tcc_model_api(model_api *api, void *tcc, const char *prefix, pelk_diag *d)
-{
-    api->tcc = tcc;
-    return bind_model_api(api, tcc_model_symbol, tcc, "the model compiled by tcc", prefix, d);
-}
-
-void close_model_api(model_api *api)
-{
-    if (api->so)
-        dlclose(api->so);
-    tcc_model_free(api->tcc);
-    api->so = api->tcc = NULL;
-}
-
-int build_model_api(const options *o, const ir_graph *g, int tcc, model_api *api, char *built_by,
-                    size_t cap, pelk_diag *d)
-{
-    build_options bo = make_build_options(o);
-    if (tcc) {
-        tcc_model *m;
-        tcc_timing t;
-        if (tcc_build(g, &bo, &m, &t, d))
-            return -1;
-        snprintf(built_by, cap,
-                 "libtcc in process (%.1f KB of orchestration C and runtime: emit %.3f s, "
-                 "weights blob %.3f s, tcc %.3f s, link %.3f s; kernels precompiled into pelkc "
-                 "by the system compiler -O3)",
-                 t.c_bytes / 1e3, t.emit, t.weights, t.compile, t.relocate);
-        return tcc_model_api(api, m, o->prefix, d);
-    }
-    char so[] = "/tmp/pelkc-run-XXXXXX";
-    int fd = mkstemp(so);
-    if (fd < 0)
-        return diag_set(d, "cannot create a temporary file in /tmp");
-    close(fd);
-    int rc = c_build_so(g, &bo, so, d);
-    if (!rc)
-        rc = load_model_api(api, so, o->prefix, d);
-    if (!o->keep_temps)
-        unlink(so);
-    else
-        fprintf(stderr, "pelkc: library kept at %s\n", so);
-    snprintf(built_by, cap, "%s -O3%s%s -fopenmp (C backend, specialised kernels)",
-             o->cc ? o->cc : "cc", bo.march ? " -march=" : "", bo.march ? bo.march : "");
-    return rc;
-}
 
 void fill_random(float *x, int64_t n, uint64_t seed)
 {
@@ -149,7 +59,7 @@ static int compile_spec(const options *o, model_api *api, pelk_diag *d)
 {
     if (o->weights && o->random_weights)
         return diag_set(d, "give either --weights or --random-weights, not both");
-    int tcc = !o->cc_flag || !strcmp(o->cc_flag, "tcc");
+    int tcc = !backend_is_llvm(o) && (!o->cc_flag || !strcmp(o->cc_flag, "tcc"));
     double t0 = now_seconds(), steps[4];
     model_spec s;
     ir_graph *g = load_graph_timed(o, &s, 1, NULL, d, steps);
@@ -175,8 +85,10 @@ int cmd_run(const options *o)
     if (!o->path)
         return die("run needs a compiled model M.so or a SPEC");
     model_api api = {0};
-    int rc = is_shared_object(o->path) ? load_model_api(&api, o->path, o->prefix, &d)
-                                        : compile_spec(o, &api, &d);
+    int so = is_shared_object(o->path);
+    if (so && backend_is_llvm(o))
+        return die("run --backend llvm compiles a SPEC; run M.so without --backend");
+    int rc = so ? load_model_api(&api, o->path, o->prefix, &d) : compile_spec(o, &api, &d);
     if (rc) {
         close_model_api(&api);
         return die(d.msg);

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Check `pelkc conv` (one peripheral depthwise conv layer) against a float64 reference.
 
-  check_conv.py --pelkc PATH [--seed S] [--suite small|large ...] [--workdir DIR] [--tol T]
+  check_conv.py --pelkc PATH [--seed S] [--suite small|large ...] [--workdir DIR] [--tol T] [--backend c|llvm]
                 [--ref auto|direct|fft] [--list] [CASE ...]
 
 A CASE is a YAML flow mapping; only kernel and size are required, e.g.
@@ -216,7 +216,7 @@ def reference(c, w, x, method="auto"):
 PELKC_EXTRA = []  # e.g. ["--cc", "tcc"] (main's --cc)
 
 
-def pelkc_command(pelkc, c, wpath, xpath, ypath):
+def pelkc_command(pelkc, c, wpath, xpath, ypath, backend="c"):
     cmd = [pelkc, "conv", "--kernel", str(c["kernel"]), "--grid", fmt_grid(c["grid"]),
            "--channels", str(c["channels"]), "--size", c["size"],
            "--weights", wpath, "--input", xpath, "--output", ypath]
@@ -224,6 +224,8 @@ def pelkc_command(pelkc, c, wpath, xpath, ypath):
         cmd += ["--periph", c["periph"]]
     if not (c["omit_defaults"] and c["kpe"] == "none"):
         cmd += ["--kpe", c["kpe"]]
+    if backend != "c":
+        cmd += ["--backend", backend]
     return cmd + PELKC_EXTRA
 
 
@@ -235,7 +237,7 @@ def shell_quote(a):
 # Running
 # ----------------------------------------------------------------------------------------------
 
-def run_case(pelkc, seed, c, workdir, tol, method, verbose):
+def run_case(pelkc, seed, c, workdir, tol, method, verbose, backend="c"):
     """Run one case. Returns (status, rel, t_pelkc, t_ref): status 0 ok, 1 mismatch, 2 pelkc failed."""
     wpath = os.path.join(workdir, "weights.safetensors")
     xpath = os.path.join(workdir, "input.npy")
@@ -245,7 +247,7 @@ def run_case(pelkc, seed, c, workdir, tol, method, verbose):
     w, x = make_data(seed, c)
     pelk_ref.save_safetensors(wpath, w, {"case": fmt_case(c), "seed": seed})
     np.save(xpath, x)
-    cmd = pelkc_command(pelkc, c, wpath, xpath, ypath)
+    cmd = pelkc_command(pelkc, c, wpath, xpath, ypath, backend)
     if verbose:
         print("  $ " + " ".join(shell_quote(a) for a in cmd), flush=True)
 
@@ -311,6 +313,8 @@ def main(argv=None):
                     help="float64 reference method (default: F.conv2d if its im2col is small, else FFT)")
     ap.add_argument("--workdir", default=None, help="keep each case's files in DIR/caseNN (default: a temporary directory)")
     ap.add_argument("--list", action="store_true", help="print the cases and exit")
+    ap.add_argument("--backend", choices=["c", "llvm"], default="c",
+                    help="pelkc's backend (llvm: `pelkc conv --backend llvm`, the in-process JIT)")
     ap.add_argument("-v", "--verbose", action="store_true", help="print each pelkc command line")
     ap.add_argument("--cc", default=None, help="pass --cc CC to pelkc conv (tcc: compiled in process)")
     a = ap.parse_args(argv)
@@ -331,7 +335,7 @@ def main(argv=None):
         ap.error("--pelkc is required")
     pelkc = os.path.abspath(a.pelkc) if os.path.sep in a.pelkc else (shutil.which(a.pelkc) or a.pelkc)
     seed = a.seed if a.seed is not None else int.from_bytes(os.urandom(4), "little")
-    print(f"seed: {seed}  (reproduce with --seed {seed}; a single case with --seed {seed} 'CASE')", flush=True)
+    print(f"backend: {a.backend}; seed: {seed}  (reproduce with --seed {seed} --backend {a.backend}; a single case with --seed {seed} 'CASE')", flush=True)
     pelk_ref.set_threads()
 
     t0 = time.perf_counter()
@@ -343,7 +347,7 @@ def main(argv=None):
             d = os.path.join(root, f"case{i:02d}")
             os.makedirs(d, exist_ok=True)
             sys.stdout.write(f"[{i + 1:2d}/{len(cases)}] ")
-            st, rel, t1, t2 = run_case(pelkc, seed, c, d, a.tol, a.ref, a.verbose)
+            st, rel, t1, t2 = run_case(pelkc, seed, c, d, a.tol, a.ref, a.verbose, a.backend)
             sys.stdout.flush()
             statuses.append(st)
             tp, tr = tp + t1, tr + t2

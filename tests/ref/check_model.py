@@ -2,14 +2,18 @@
 """Compile a spec with pelkc and compare its output against the float64 reference.
 
   check_model.py --pelkc PATH_TO_PELKC SPEC [--batch N] [--seed S] [--workdir DIR] [--tol T]
-                 [--bn] [--small S] [--compiler cc|clang|tcc] [--target c|cuda-emulate|cuda]
-                 [--periph lowered|dense] [--fake-driver LIB]
+                 [--bn] [--small S] [--compiler cc|clang|tcc] [--backend c|llvm] [--march ARCH]
+                 [--target c|cuda-emulate|cuda] [--periph lowered|dense] [--fake-driver LIB]
 
 Steps: random weights (safetensors) and a random std-normal float32 input [N, C, H, W] from one
 seed, `pelkc compile SPEC --weights W -o DIR/model.so --target T --periph P`, `pelkc run DIR/model.so --input X.npy
 --output Y.npy`, then the float64 reference (pelk_ref.forward) on the same weights and input.
 --compiler clang builds the .so with `--cc clang`; --compiler tcc skips the .so and runs
 `pelkc run SPEC --weights W --input X.npy --output Y.npy` (compiled in process by libtcc).
+With --backend llvm the .so is compiled with `--backend llvm`, and the same weights and input also
+go through the in-process JIT (`pelkc run SPEC --backend llvm --weights W --input X.npy --output
+Y_jit.npy`); both outputs are checked against the reference with the same tolerance. --march is
+passed to pelkc as is.
 
 Prints the seed (fresh from os.urandom unless --seed is given, so any failure can be reproduced),
 the time of each step and `rel_l2: <value>` = ||y - ref||_2 / ||ref||_2.
@@ -78,14 +82,39 @@ def run_pelkc(cmd, env=None):
     return None
 
 
+def compare(y, ref, want, tol, label):
+    """Check one pelkc output against the reference; 0 pass, 1 fail."""
+    print(f"-- {label}")
+    if y.shape != want:
+        print(f"FAIL: pelkc output shape {y.shape} (dtype {y.dtype}), expected {want}")
+        return 1
+    if y.dtype != np.float32:
+        print(f"note: pelkc output dtype is {y.dtype}, expected float32")
+    if not np.all(np.isfinite(y)):
+        print(f"FAIL: pelkc output has {np.sum(~np.isfinite(y))} non-finite values")
+        return 1
+    y = y.astype(np.float64)
+    rel = float(np.linalg.norm(y - ref) / np.linalg.norm(ref))
+    print(f"max_abs_err: {np.max(np.abs(y - ref)):.3e}  ref_rms: {np.sqrt(np.mean(ref ** 2)):.3e}")
+    if want[0] > 1:  # a per-sample error helps to spot batch-indexing bugs
+        per = np.linalg.norm(y - ref, axis=1) / np.linalg.norm(ref, axis=1)
+        print("rel_l2 per sample: " + " ".join(f"{v:.3e}" for v in per))
+    print(f"rel_l2: {rel:.6e}")
+    ok = rel < tol
+    print(("PASS" if ok else "FAIL") + f" (tolerance {tol:g})")
+    return 0 if ok else 1
+
+
 def check(pelkc, spec_path, batch, seed, workdir, tol, bn=False, small=None, compiler="cc", target="c",
-          periph="lowered", fake_driver=None):
-    print(f"spec: {spec_path}  compiler: {compiler}  target: {target}  periph: {periph}")
+          periph="lowered", fake_driver=None, backend="c", march=None):
+    print(f"spec: {spec_path}  compiler: {compiler}  backend: {backend}  target: {target}  periph: {periph}"
+          + (f"  march: {march}" if march else ""))
     extra = (" --bn" if bn else "") + (f" --small {small}" if small is not None else "")
     if extra:
         print("training-time parts:" + (" BatchNorm" if bn else "") + (f" small {small}x{small}" if small is not None else "")
               + (" + small BatchNorm" if bn and small is not None else ""))
-    print(f"seed: {seed}  (reproduce with --seed {seed} --batch {batch}{extra})")
+    print(f"seed: {seed}  (reproduce with --seed {seed} --batch {batch}{extra} --compiler {compiler}"
+          f" --backend {backend} --target {target} --periph {periph}" + (f" --march {march})" if march else ")"))
     spec = pelk_ref.load_spec(spec_path)
     rng = np.random.default_rng(seed)
     wpath = os.path.join(workdir, "weights.safetensors")
@@ -105,10 +134,10 @@ def check(pelkc, spec_path, batch, seed, workdir, tol, bn=False, small=None, com
         np.save(xpath, x)
 
     err = None
+    flags = ["--target", target, "--periph", periph, "--backend", backend] + (["--march", march] if march else [])
     if compiler != "tcc":
         with Step("pelkc compile"):
-            err = run_pelkc([pelkc, "compile", spec_path, "--weights", wpath, "-o", so, "--cc", compiler,
-                             "--target", target, "--periph", periph])
+            err = run_pelkc([pelkc, "compile", spec_path, "--weights", wpath, "-o", so, "--cc", compiler] + flags)
     env = None
     if fake_driver and not err:  # the stand-in driver runs the emulated build's host kernels
         emu = os.path.join(workdir, "model_emulated.so")
@@ -127,32 +156,29 @@ def check(pelkc, spec_path, batch, seed, workdir, tol, bn=False, small=None, com
     if err:
         print(f"FAIL: pelkc run: {err}")
         return 2
+    outputs = [("the .so", ypath)]
+    if backend == "llvm":
+        jpath = os.path.join(workdir, "output_jit.npy")
+        with Step("pelkc run --backend llvm (JIT)"):
+            err = run_pelkc([pelkc, "run", spec_path, "--backend", "llvm", "--weights", wpath,
+                             "--input", xpath, "--output", jpath] + (["--march", march] if march else []))
+        if err is None and not os.path.exists(jpath):
+            err = f"no output file {jpath}"
+        if err:
+            print(f"FAIL: pelkc run --backend llvm: {err}")
+            return 2
+        outputs.append(("the JIT", jpath))
 
     with Step("reference (float64)"):
         pelk_ref.set_threads()
         ref = pelk_ref.forward(spec, weights, x).numpy()
         np.save(rpath, ref)
 
-    y = np.load(ypath)
     want = (batch, spec["head"]["classes"])
-    if y.shape != want:
-        print(f"FAIL: pelkc output shape {y.shape} (dtype {y.dtype}), expected {want}")
-        return 1
-    if y.dtype != np.float32:
-        print(f"note: pelkc output dtype is {y.dtype}, expected float32")
-    if not np.all(np.isfinite(y)):
-        print(f"FAIL: pelkc output has {np.sum(~np.isfinite(y))} non-finite values")
-        return 1
-    y = y.astype(np.float64)
-    rel = float(np.linalg.norm(y - ref) / np.linalg.norm(ref))
-    print(f"max_abs_err: {np.max(np.abs(y - ref)):.3e}  ref_rms: {np.sqrt(np.mean(ref ** 2)):.3e}")
-    if batch > 1:  # a per-sample error helps to spot batch-indexing bugs
-        per = np.linalg.norm(y - ref, axis=1) / np.linalg.norm(ref, axis=1)
-        print("rel_l2 per sample: " + " ".join(f"{v:.3e}" for v in per))
-    print(f"rel_l2: {rel:.6e}")
-    ok = rel < tol
-    print(("PASS" if ok else "FAIL") + f" (tolerance {tol:g})")
-    return 0 if ok else 1
+    rc = 0
+    for label, path in outputs:
+        rc |= compare(np.load(path), ref, want, tol, f"{backend} backend, {label}")
+    return rc
 
 
 def main(argv=None):
@@ -175,6 +201,8 @@ def main(argv=None):
                          "which runs the kernels of an emulated build of the same weights")
     ap.add_argument("--periph", default="lowered", choices=["lowered", "dense"],
                     help="pelkc compile --periph: peripheral convs lowered (default) or dense")
+    ap.add_argument("--backend", choices=["c", "llvm"], default="c", help="pelkc's backend (llvm: the .so and the JIT)")
+    ap.add_argument("--march", default=None, help="pelkc's --march (default: pelkc's, native)")
     a = ap.parse_args(argv)
 
     batch = a.batch if a.batch is not None else (spec_batch(a.spec) or 1)
@@ -189,11 +217,11 @@ def main(argv=None):
     if a.workdir:
         os.makedirs(a.workdir, exist_ok=True)
         rc = check(pelkc, a.spec, batch, seed, a.workdir, a.tol, a.bn, a.small, a.compiler, a.target, a.periph,
-                   a.fake_driver)
+                   a.fake_driver, a.backend, a.march)
     else:
         with tempfile.TemporaryDirectory(prefix="pelk_check_") as d:
             rc = check(pelkc, a.spec, batch, seed, d, a.tol, a.bn, a.small, a.compiler, a.target, a.periph,
-                       a.fake_driver)
+                       a.fake_driver, a.backend, a.march)
     print(f"time total: {time.perf_counter() - t0:.3f} s")
     return rc
 

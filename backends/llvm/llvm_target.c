@@ -1,0 +1,320 @@
+/* The LLVM backend's target side: the target machine (host CPU or generic
+ * x86-64), LLVM's own O3 pipeline through the new pass manager, object
+ * emission, and the link of a standalone .so: the model's object, the
+ * weights as a second object (one constant global), and the runtime library
+ * pelkc carries inside it (rt_embed.c.in), with the system C compiler as the
+ * linker driver. Everything happens in a private temp directory; the .so is
+ * moved into place only when the link succeeded. */
+#include <errno.h>
+#include <fcntl.h>
+#include <llvm-c/Analysis.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "llvm_internal.h"
+
+extern char **environ;
+
+/* The runtime library objects embedded by CMake (llvm_rt_embed.c). */
+extern const unsigned char pelkc_llvm_rt_native[], pelkc_llvm_rt_native_end[];
+extern const unsigned char pelkc_llvm_rt_generic[], pelkc_llvm_rt_generic_end[];
+
+/* Take an LLVM message into d (first line), disposing of it. */
+static int llvm_fail(pelk_diag *d, const char *what, char *msg)
+{
+    char line[300];
+    snprintf(line, sizeof line, "%s", msg ? msg : "(no message)");
+    line[strcspn(line, "\n")] = '\0';
+    if (msg)
+        LLVMDisposeMessage(msg);
+    return diag_set(d, "LLVM backend: %s: %s", what, line);
+}
+
+static int error_fail(pelk_diag *d, const char *what, LLVMErrorRef e)
+{
+    return llvm_fail(d, what, LLVMGetErrorMessage(e));
+}
+
+int lg_target_make(lg_target *t, const build_options *o, pelk_diag *d)
+{
+    memset(t, 0, sizeof *t);
+    if (o->march && strcmp(o->march, "native"))
+        return diag_set(d, "the LLVM backend targets --march native or generic (its runtime "
+                           "library is built for those two), got '%s'", o->march);
+    LLVMInitializeNativeTarget();
+    LLVMInitializeNativeAsmPrinter();
+    t->native = o->march != NULL;
+    t->triple = LLVMGetDefaultTargetTriple();
+    t->cpu = t->native ? LLVMGetHostCPUName() : LLVMCreateMessage("x86-64");
+    t->features = t->native ? LLVMGetHostCPUFeatures() : LLVMCreateMessage("");
+    LLVMTargetRef target;
+    char *err = NULL;
+    if (LLVMGetTargetFromTriple(t->triple, &target, &err)) {
+        lg_target_free(t);
+        return llvm_fail(d, "no target for this machine", err);
+    }
+    t->tm = LLVMCreateTargetMachine(target, t->triple, t->cpu, t->features,
+                                    LLVMCodeGenLevelAggressive, LLVMRelocPIC, LLVMCodeModelDefault);
+    return 0;
+}
+
+void lg_target_free(lg_target *t)
+{
+    if (t->tm)
+        LLVMDisposeTargetMachine(t->tm);
+    LLVMDisposeMessage(t->triple);
+    LLVMDisposeMessage(t->cpu);
+    LLVMDisposeMessage(t->features);
+    memset(t, 0, sizeof *t);
+}
+
+int lg_optimize(LLVMModuleRef m, const lg_target *t, pelk_diag *d)
+{
+    char *err = NULL;
+    if (LLVMVerifyModule(m, LLVMReturnStatusAction, &err))
+        return llvm_fail(d, "pelkc built an invalid module (a bug)", err);
+    LLVMDisposeMessage(err);
+    LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
+    LLVMPassBuilderOptionsSetLoopVectorization(opts, 1);
+    LLVMPassBuilderOptionsSetSLPVectorization(opts, 1);
+    LLVMPassBuilderOptionsSetLoopUnrolling(opts, 1);
+    LLVMPassBuilderOptionsSetLoopInterleaving(opts, 1);
+    LLVMErrorRef e = LLVMRunPasses(m, "default<O3>", t->tm, opts);
+    LLVMDisposePassBuilderOptions(opts);
+    return e ? error_fail(d, "optimisation", e) : 0;
+}
+
+/* The model's module, built for target t; the caller disposes of it. */
+static int build_module(lgen *g, LLVMContextRef ctx, const ir_graph *graph, const lg_target *t,
+                        const build_options *o, int jit, pelk_diag *d)
+{
+    int vec = o->vec ? o->vec : 8;
+    lg_init(g, ctx, t, vec, jit, graph->name);
+    return lg_build_model(g, graph, d);
+}
+
+int llvm_emit(const ir_graph *graph, const build_options *o, FILE *out, pelk_diag *d)
+{
+    lg_target t;
+    if (lg_target_make(&t, o, d))
+        return -1;
+    LLVMContextRef ctx = LLVMContextCreate();
+    lgen g;
+    int rc = build_module(&g, ctx, graph, &t, o, 0, d);
+    if (!rc) {
+        char *text = LLVMPrintModuleToString(g.mod);
+        fputs(text, out);
+        LLVMDisposeMessage(text);
+    }
+    lg_dispose(&g);
+    LLVMContextDispose(ctx);
+    lg_target_free(&t);
+    if (!rc && ferror(out))
+        rc = diag_set(d, "write error while emitting LLVM IR");
+    return rc;
+}
+
+static int emit_object(const lg_target *t, LLVMModuleRef m, const char *path, pelk_diag *d)
+{
+    char *err = NULL;
+    if (LLVMTargetMachineEmitToFile(t->tm, m, path, LLVMObjectFile, &err))
+        return llvm_fail(d, "object emission", err);
+    return 0;
+}
+
+/* The weights blob as an object: one hidden constant @pelkc_weights. */
+static int emit_weights(const ir_graph *graph, const lg_target *t, const char *path, pelk_diag *d)
+{
+    weight_layout wl;
+    layout_weights(graph, &wl);
+    unsigned char *blob = aligned_alloc(64, (size_t)(wl.total + 64) / 64 * 64);
+    int rc = blob ? fill_weights(graph, &wl, blob, d)
+                  : diag_set(d, "out of memory for %lld bytes of weights", (long long)wl.total);
+    if (!rc) {
+        LLVMContextRef ctx = LLVMContextCreate();
+        LLVMModuleRef m = LLVMModuleCreateWithNameInContext("pelkc_weights", ctx);
+        LLVMSetTarget(m, t->triple);
+        LLVMValueRef data = LLVMConstStringInContext2(ctx, (const char *)blob, (size_t)wl.total, 1);
+        free(blob); /* LLVM holds its own copy: keep one, not two, while the object is written */
+        blob = NULL;
+        LLVMValueRef gv = LLVMAddGlobal(m, LLVMTypeOf(data), "pelkc_weights");
+        LLVMSetInitializer(gv, data);
+        LLVMSetGlobalConstant(gv, 1);
+        LLVMSetAlignment(gv, 64);
+        LLVMSetVisibility(gv, LLVMHiddenVisibility);
+        rc = emit_object(t, m, path, d);
+        LLVMDisposeModule(m);
+        LLVMContextDispose(ctx);
+    }
+    free(blob);
+    weight_layout_free(&wl);
+    return rc;
+}
+
+static int write_file(const char *path, const void *data, size_t n, pelk_diag *d)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return diag_set(d, "%s: cannot write: %s", path, strerror(errno));
+    int bad = fwrite(data, 1, n, f) != n;
+    bad |= fclose(f) != 0;
+    return bad ? diag_set(d, "%s: write failed", path) : 0;
+}
+
+/* Run argv with stderr to errpath; -1 with the linker's first message in d. */
+static int run_linker(char *const argv[], const char *errpath, int verbose, pelk_diag *d)
+{
+    if (verbose) {
+        for (int i = 0; argv[i]; i++)
+            fprintf(stderr, "%s%s", i ? " " : "", argv[i]);
+        fprintf(stderr, "\n");
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 2, errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t pid;
+    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc)
+        return diag_set(d, "cannot run the linker driver '%s': %s", argv[0], strerror(rc));
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return diag_set(d, "waiting for '%s': %s", argv[0], strerror(errno));
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    char first[400] = "";
+    FILE *f = fopen(errpath, "r");
+    if (f) {
+        if (!fgets(first, sizeof first, f))
+            first[0] = '\0';
+        fclose(f);
+        first[strcspn(first, "\n")] = '\0';
+    }
+    return diag_set(d, "linking with '%s' failed: %s", argv[0], first[0] ? first : "(no message)");
+}
+
+/* The exported API (runtime/pelkc_model.h); --prefix P renames them at link time. */
+static const char *const api_names[] = {
+    "pelkc_api_version", "pelkc_built_by",  "pelkc_model_name",  "pelkc_create_abi",
+    "pelkc_free",        "pelkc_input_shape", "pelkc_output_shape", "pelkc_set_threads",
+    "pelkc_threads",     "pelkc_workspace_bytes", "pelkc_run",     "pelkc_run_f32",
+    "pelkc_last_error",  "pelkc_status_string"};
+enum { N_API = sizeof api_names / sizeof api_names[0] };
+
+/* A version script exporting only P<name>, and --defsym P<name>=<name> for each. */
+static int prefix_args(const char *dir, const char *prefix, char **argv, int *a, char *store,
+                       size_t cap, pelk_diag *d)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/exports.map", dir);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return diag_set(d, "%s: cannot write: %s", path, strerror(errno));
+    fprintf(f, "{\n  global:\n");
+    for (int i = 0; i < N_API; i++)
+        fprintf(f, "    %s%s;\n", prefix, api_names[i]);
+    fprintf(f, "  local: *;\n};\n");
+    if (fclose(f))
+        return diag_set(d, "%s: write failed", path);
+    size_t used = 0;
+    for (int i = 0; i <= N_API; i++) {
+        char *arg = store + used;
+        int n = i < N_API ? snprintf(arg, cap - used, "-Wl,--defsym=%s%s=%s", prefix, api_names[i],
+                                     api_names[i])
+                          : snprintf(arg, cap - used, "-Wl,--version-script=%s", path);
+        used += (size_t)n + 1;
+        argv[(*a)++] = arg;
+    }
+    return 0;
+}
+
+static const char *const temp_names[] = {"model.ll", "model.o",     "weights.o",
+                                         "runtime.o", "exports.map", "ld.log"};
+
+static int link_in(const char *dir, const ir_graph *graph, const build_options *o,
+                   const char *so_path, pelk_diag *d)
+{
+    lg_target t;
+    if (lg_target_make(&t, o, d))
+        return -1;
+    char obj[4200], wobj[4200], rt[4200], log[4200], so[4200];
+    snprintf(obj, sizeof obj, "%s/model.o", dir);
+    snprintf(wobj, sizeof wobj, "%s/weights.o", dir);
+    snprintf(rt, sizeof rt, "%s/runtime.o", dir);
+    snprintf(log, sizeof log, "%s/ld.log", dir);
+    LLVMContextRef ctx = LLVMContextCreate();
+    lgen g;
+    int rc = build_module(&g, ctx, graph, &t, o, 0, d);
+    if (!rc)
+        rc = lg_optimize(g.mod, &t, d);
+    char ll[4200], *err = NULL;
+    snprintf(ll, sizeof ll, "%s/model.ll", dir);
+    if (!rc && o->keep_temps && LLVMPrintModuleToFile(g.mod, ll, &err)) /* the optimised IR, to read */
+        rc = llvm_fail(d, ll, err);
+    if (!rc)
+        rc = emit_object(&t, g.mod, obj, d);
+    lg_dispose(&g);
+    LLVMContextDispose(ctx);
+    if (!rc)
+        rc = emit_weights(graph, &t, wobj, d);
+    if (!rc)
+        rc = t.native ? write_file(rt, pelkc_llvm_rt_native,
+                                   (size_t)(pelkc_llvm_rt_native_end - pelkc_llvm_rt_native), d)
+                      : write_file(rt, pelkc_llvm_rt_generic,
+                                   (size_t)(pelkc_llvm_rt_generic_end - pelkc_llvm_rt_generic), d);
+    lg_target_free(&t);
+    if (rc)
+        return -1;
+    /* the linker writes next to the destination; a rename then publishes it whole */
+    snprintf(so, sizeof so, "%s.partial", so_path);
+    char *argv[64], store[N_API * 220 + 4400];
+    int a = 0;
+    argv[a++] = (char *)(o->cc ? o->cc : "cc");
+    argv[a++] = "-shared";
+    argv[a++] = "-fopenmp"; /* the runtime library's parallel regions: libgomp */
+    argv[a++] = "-o";
+    argv[a++] = so;
+    argv[a++] = obj;
+    argv[a++] = wobj;
+    argv[a++] = rt;
+    argv[a++] = "-lm";
+    if (o->prefix && prefix_args(dir, o->prefix, argv, &a, store, sizeof store, d))
+        return -1;
+    argv[a] = NULL;
+    rc = run_linker(argv, log, o->verbose, d);
+    if (!rc && rename(so, so_path))
+        rc = diag_set(d, "%s: cannot write: %s", so_path, strerror(errno));
+    if (rc)
+        unlink(so);
+    return rc;
+}
+
+int llvm_build_so(const ir_graph *graph, const build_options *o, const char *so_path, pelk_diag *d)
+{
+    const char *tmp = getenv("TMPDIR");
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/pelkc-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir))
+        return diag_set(d, "cannot create a build directory in %s: %s", tmp ? tmp : "/tmp",
+                        strerror(errno));
+    int rc = link_in(dir, graph, o, so_path, d);
+    if (o->keep_temps) {
+        fprintf(stderr, "pelkc: build files kept in %s\n", dir);
+    } else {
+        for (size_t i = 0; i < sizeof temp_names / sizeof temp_names[0]; i++) {
+            char path[4200];
+            snprintf(path, sizeof path, "%s/%s", dir, temp_names[i]);
+            unlink(path);
+        }
+        rmdir(dir);
+    }
+    return rc;
+}
