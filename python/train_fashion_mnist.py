@@ -1,13 +1,13 @@
 #!/usr/bin/python3
 """Train a small PeLK (python/pelk_torch.py) on Fashion-MNIST and export it for pelkc.
 
-  train_fashion_mnist.py [--spec examples/fashion_mnist.yaml] [--epochs 5] [--batch 128]
-                         [--lr 3e-3] [--seed 0] [--threads 2] [--bn] [--small S]
+  train_fashion_mnist.py [--spec examples/fashion_mnist.yaml] [--epochs 7] [--batch 128]
+                         [--lr 2e-3] [--seed 0] [--threads 2] [--bn] [--small S]
                          [--init W] [--eval-each-epoch] [-o examples/fashion_mnist.safetensors]
 
 Data: Debian's dataset-fashion-mnist (python/fashion_mnist.py; pixels / 255 - 0.5). Training:
 AdamW (weight decay 0.05, none on norms, biases, gamma and kpe), a linear warm-up over the first
-half epoch then cosine decay to 0, batch 128, random horizontal flips, cross-entropy; all 60,000
+half epoch then cosine decay to 0, random horizontal flips, cross-entropy; all 60,000
 training images, no validation split (the test set is only evaluated at the end). Prints the
 training time and the module's test accuracy in eval mode, and writes the weights as F32
 safetensors (the export pelkc compiles), with the settings and results in its metadata.
@@ -97,9 +97,9 @@ def train(spec, data, epochs=5, batch=128, lr=3e-3, seed=0, bn=False, small=None
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--spec", default=os.path.join(ROOT, "examples", "fashion_mnist.yaml"))
-    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--epochs", type=int, default=7)
     ap.add_argument("--batch", type=int, default=128)
-    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
     ap.add_argument("--bn", action="store_true", help="train with a BatchNorm after each peripheral conv")
