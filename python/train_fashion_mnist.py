@@ -1,13 +1,13 @@
 #!/usr/bin/python3
 """Train a small PeLK (python/pelk_torch.py) on Fashion-MNIST and export it for pelkc.
 
-  train_fashion_mnist.py [--spec examples/fashion_mnist.yaml] [--epochs 5] [--batch 128]
-                         [--lr 3e-3] [--seed 0] [--threads 2] [--bn] [--small S]
-                         [-o examples/fashion_mnist.safetensors]
+  train_fashion_mnist.py [--spec examples/fashion_mnist.yaml] [--epochs 7] [--batch 128]
+                         [--lr 2e-3] [--seed 0] [--threads 2] [--bn] [--small S]
+                         [--init W] [--eval-each-epoch] [-o examples/fashion_mnist.safetensors]
 
 Data: Debian's dataset-fashion-mnist (python/fashion_mnist.py; pixels / 255 - 0.5). Training:
 AdamW (weight decay 0.05, none on norms, biases, gamma and kpe), a linear warm-up over the first
-half epoch then cosine decay to 0, batch 128, random horizontal flips, cross-entropy; all 60,000
+half epoch then cosine decay to 0, random horizontal flips, cross-entropy; all 60,000
 training images, no validation split (the test set is only evaluated at the end). Prints the
 training time and the module's test accuracy in eval mode, and writes the weights as F32
 safetensors (the export pelkc compiles), with the settings and results in its metadata.
@@ -27,6 +27,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fashion_mnist  # noqa: E402
 import pelk_torch  # noqa: E402
+import safetensors_io  # noqa: E402
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -43,7 +44,7 @@ def evaluate(model, x, y, batch=1000):
 
 
 def train(spec, data, epochs=5, batch=128, lr=3e-3, seed=0, bn=False, small=None,
-          log=lambda s: print(s, flush=True), eval_each_epoch=False):
+          log=lambda s: print(s, flush=True), eval_each_epoch=False, init=None):
     """Train a PeLK for spec on data = (x_train, y_train, ...); returns (model in eval mode,
     wall-clock seconds, CPU seconds of this process). Deterministic for a seed on one machine and
     thread count. On a shared machine the wall-clock time depends on the load; the CPU time
@@ -52,6 +53,8 @@ def train(spec, data, epochs=5, batch=128, lr=3e-3, seed=0, bn=False, small=None
     rng = np.random.default_rng(seed)
     x_train, y_train = data[0], data[1]
     model = pelk_torch.PeLK(spec, bn=bn, small=small)
+    if init is not None:  # continue from earlier weights (a second, shorter schedule)
+        model.load_state_dict({n: torch.from_numpy(v) for n, v in safetensors_io.load(init).items()})
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         (decay if p.dim() >= 2 and not name.endswith("kpe") else no_decay).append(p)
@@ -94,27 +97,28 @@ def train(spec, data, epochs=5, batch=128, lr=3e-3, seed=0, bn=False, small=None
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--spec", default=os.path.join(ROOT, "examples", "fashion_mnist.yaml"))
-    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--epochs", type=int, default=7)
     ap.add_argument("--batch", type=int, default=128)
-    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
     ap.add_argument("--bn", action="store_true", help="train with a BatchNorm after each peripheral conv")
     ap.add_argument("--small", type=int, default=None, metavar="S", help="train with a parallel S x S kernel")
+    ap.add_argument("--init", default=None, metavar="W", help="start from these weights (safetensors) instead of a random init")
     ap.add_argument("--eval-each-epoch", action="store_true", help="print the test accuracy after every epoch")
     ap.add_argument("-o", "--output", default=os.path.join(ROOT, "examples", "fashion_mnist.safetensors"))
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     data = fashion_mnist.load()
     model, secs, cpu = train(a.spec, data, a.epochs, a.batch, a.lr, a.seed, a.bn, a.small,
-                                eval_each_epoch=a.eval_each_epoch)
+                                eval_each_epoch=a.eval_each_epoch, init=a.init)
     acc, _ = evaluate(model, data[2], data[3])
     params = sum(t.numel() for t in model.state_dict().values())
     print(f"trained in {secs:.0f} s wall clock, {cpu:.0f} s CPU, on {a.threads} threads; test accuracy (PyTorch, float32): {acc * 100:.2f}%")
     print(f"tensors: {params} values; multiply-adds per image (convs dense): {model.multiply_adds()}")
     model.export(a.output, {"spec": model.spec["name"], "epochs": a.epochs, "batch": a.batch, "lr": a.lr,
                             "seed": a.seed, "bn": a.bn, "small": a.small, "threads": a.threads,
-                            "train_seconds": f"{secs:.0f}", "train_cpu_seconds": f"{cpu:.0f}", "test_accuracy": f"{acc:.4f}"})
+                            "init": a.init, "train_seconds": f"{secs:.0f}", "train_cpu_seconds": f"{cpu:.0f}", "test_accuracy": f"{acc:.4f}"})
     print(f"wrote {a.output} ({os.path.getsize(a.output)} bytes)")
     return 0
 

@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 PACKAGES="build-essential cmake libyaml-dev libcjson-dev libhalide14-0-dev
 python3 python3-torch python3-numpy python3-yaml clang libclang-rt-14-dev
-pkg-config libcairo2-dev libfontconfig-dev libtcc-dev tcc llvm-19-dev"
+pkg-config libcairo2-dev libfontconfig-dev libtcc-dev tcc llvm-19-dev
+dataset-fashion-mnist"
 
 missing=""
 for p in $PACKAGES; do
