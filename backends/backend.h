@@ -43,6 +43,14 @@ int write_weights(const ir_graph *g, const weight_layout *w, const char *path, p
 int fill_weights(const ir_graph *g, const weight_layout *w, unsigned char *blob, pelk_diag *d);
 void weight_layout_free(weight_layout *w);
 
+/* Shared by the .so builds (backends/build_tools.c): a private directory
+ * under $TMPDIR, a file written whole, and a tool run with its stderr in
+ * errpath; role names the tool in messages ("the C compiler"). */
+int make_build_dir(char *dir, size_t cap, pelk_diag *d);
+int write_file(const char *path, const void *data, size_t n, pelk_diag *d);
+int run_tool(char *const argv[], const char *errpath, int verbose, const char *role,
+             pelk_diag *d);
+
 /* The C backend (backends/c). */
 int c_emit(const ir_graph *g, const build_options *o, FILE *out, pelk_diag *d);
 /* Vector width for a -march value: 16 where the target has AVX-512, else 8. */

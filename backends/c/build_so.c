@@ -16,54 +16,11 @@
 #include "../../common/version.h"
 #include "../backend.h"
 
-extern char **environ;
-
 #ifndef PELKC_HALIDE_INCLUDE
 #define PELKC_HALIDE_INCLUDE "/usr/include/halide14"
 #endif
 
-static int write_text(const char *path, const void *data, size_t n, pelk_diag *d)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return diag_set(d, "%s: cannot write: %s", path, strerror(errno));
-    int bad = fwrite(data, 1, n, f) != n;
-    bad |= fclose(f) != 0;
-    return bad ? diag_set(d, "%s: write failed", path) : 0;
-}
 
-/* Run argv with stderr to errpath; -1 with the compiler's first message in d. */
-static int run_command(char *const argv[], const char *errpath, int verbose, pelk_diag *d)
-{
-    if (verbose) {
-        for (int i = 0; argv[i]; i++)
-            fprintf(stderr, "%s%s", i ? " " : "", argv[i]);
-        fprintf(stderr, "\n");
-    }
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 2, errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid;
-    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc)
-        return diag_set(d, "cannot run the C compiler '%s': %s", argv[0], strerror(rc));
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return diag_set(d, "waiting for '%s': %s", argv[0], strerror(errno));
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        return 0;
-    char first[400] = "";
-    FILE *f = fopen(errpath, "r");
-    if (f) {
-        if (!fgets(first, sizeof first, f))
-            first[0] = '\0';
-        fclose(f);
-        first[strcspn(first, "\n")] = '\0';
-    }
-    return diag_set(d, "the C compiler '%s' failed: %s", argv[0], first[0] ? first : "(no message)");
-}
 
 static void remove_dir(const char *dir)
 {
@@ -86,7 +43,7 @@ static int build_in(const char *dir, const ir_graph *g, const build_options *o,
     char path[4096], blob[4096], so[4096], cfile[4096], sfile[4096], rt[4096], errlog[4096];
     for (int i = 0; i < pelkc_embedded_count; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, pelkc_embedded[i].name);
-        if (write_text(path, pelkc_embedded[i].data, pelkc_embedded[i].size, d))
+        if (write_file(path, pelkc_embedded[i].data, pelkc_embedded[i].size, d))
             return -1;
     }
     weight_layout wl;
@@ -107,7 +64,7 @@ static int build_in(const char *dir, const ir_graph *g, const build_options *o,
                      "    .section .note.GNU-stack,\"\",@progbits\n",
                      blob);
     snprintf(sfile, sizeof sfile, "%s/weights.S", dir);
-    if (write_text(sfile, asm_text, (size_t)n, d))
+    if (write_file(sfile, asm_text, (size_t)n, d))
         return -1;
 
     snprintf(cfile, sizeof cfile, "%s/model.c", dir);
@@ -157,7 +114,7 @@ static int build_in(const char *dir, const ir_graph *g, const build_options *o,
     argv[a++] = sfile;
     argv[a++] = "-lm";
     argv[a] = NULL;
-    rc = run_command(argv, errlog, o->verbose, d);
+    rc = run_tool(argv, errlog, o->verbose, "the C compiler", d);
     free(extra);
     if (!rc && rename(so, so_path))
         rc = diag_set(d, "%s: cannot write: %s", so_path, strerror(errno));
@@ -182,12 +139,9 @@ int target_vec(const char *march)
 
 int c_build_so(const ir_graph *g, const build_options *o, const char *so_path, pelk_diag *d)
 {
-    const char *tmp = getenv("TMPDIR");
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s/pelkc-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(dir))
-        return diag_set(d, "cannot create a build directory in %s: %s", tmp ? tmp : "/tmp",
-                        strerror(errno));
+    if (make_build_dir(dir, sizeof dir, d))
+        return -1;
     int rc = build_in(dir, g, o, so_path, d);
     if (o->keep_temps)
         fprintf(stderr, "pelkc: build files kept in %s\n", dir);

@@ -25,7 +25,7 @@ static int same_grid(const sharing_grid *a, const sharing_grid *b)
 
 /* The first box_gather op with the same kernel configuration as op i (grid,
  * kernel, channels, map, kpe form): they share one specialised function. */
-static int box_gather_config(const ir_graph *g, int i)
+int box_gather_config(const ir_graph *g, int i)
 {
     const ir_op *a = &g->ops[i];
     const ir_value *va = &g->values[a->in[0]];

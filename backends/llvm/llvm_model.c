@@ -171,28 +171,6 @@ static int gen_op(model_gen *m, const ir_op *op, int index, pelk_diag *d)
     return 0;
 }
 
-/* The first box_gather op with op i's kernel configuration (as the C backend:
- * grid, kernel, channels, map and kpe form): they share one function. */
-static int same_grid(const sharing_grid *a, const sharing_grid *b)
-{
-    return a->n == b->n && !memcmp(a->size, b->size, (size_t)a->n * sizeof *a->size);
-}
-
-static int box_gather_config(const ir_graph *g, int i)
-{
-    const ir_op *a = &g->ops[i];
-    const ir_value *va = &g->values[a->in[0]];
-    for (int j = 0; j < i; j++) {
-        const ir_op *b = &g->ops[j];
-        const ir_value *vb = &g->values[b->in[0]];
-        if (b->kind == OP_BOX_GATHER && b->g == a->g && b->kernel == a->kernel &&
-            b->kpe == a->kpe && vb->c == va->c && vb->h == va->h && vb->w == va->w &&
-            same_grid(&a->rows, &b->rows) && same_grid(&a->cols, &b->cols))
-            return j;
-    }
-    return i;
-}
-
 /* pelkc_desc: the descriptor pelkc_runtime.c reads (pelkc_internal.h's layout). */
 static void gen_desc(lgen *g, const ir_graph *graph, LLVMValueRef run_batch, int64_t arena,
                      int64_t scratch)

@@ -20,7 +20,6 @@
 
 #include "llvm_internal.h"
 
-extern char **environ;
 
 /* The runtime library objects embedded by CMake (llvm_rt_embed.c). */
 extern const unsigned char pelkc_llvm_rt_native[], pelkc_llvm_rt_native_end[];
@@ -158,48 +157,7 @@ static int emit_weights(const ir_graph *graph, const lg_target *t, const char *p
     return rc;
 }
 
-static int write_file(const char *path, const void *data, size_t n, pelk_diag *d)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return diag_set(d, "%s: cannot write: %s", path, strerror(errno));
-    int bad = fwrite(data, 1, n, f) != n;
-    bad |= fclose(f) != 0;
-    return bad ? diag_set(d, "%s: write failed", path) : 0;
-}
 
-/* Run argv with stderr to errpath; -1 with the linker's first message in d. */
-static int run_linker(char *const argv[], const char *errpath, int verbose, pelk_diag *d)
-{
-    if (verbose) {
-        for (int i = 0; argv[i]; i++)
-            fprintf(stderr, "%s%s", i ? " " : "", argv[i]);
-        fprintf(stderr, "\n");
-    }
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 2, errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid;
-    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc)
-        return diag_set(d, "cannot run the linker driver '%s': %s", argv[0], strerror(rc));
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return diag_set(d, "waiting for '%s': %s", argv[0], strerror(errno));
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        return 0;
-    char first[400] = "";
-    FILE *f = fopen(errpath, "r");
-    if (f) {
-        if (!fgets(first, sizeof first, f))
-            first[0] = '\0';
-        fclose(f);
-        first[strcspn(first, "\n")] = '\0';
-    }
-    return diag_set(d, "linking with '%s' failed: %s", argv[0], first[0] ? first : "(no message)");
-}
 
 /* The exported API (runtime/pelkc_model.h); --prefix P renames them at link time. */
 static const char *const api_names[] = {
@@ -289,7 +247,7 @@ static int link_in(const char *dir, const ir_graph *graph, const build_options *
     if (o->prefix && prefix_args(dir, o->prefix, argv, &a, store, sizeof store, d))
         return -1;
     argv[a] = NULL;
-    rc = run_linker(argv, log, o->verbose, d);
+    rc = run_tool(argv, log, o->verbose, "the linker driver", d);
     if (!rc && rename(so, so_path))
         rc = diag_set(d, "%s: cannot write: %s", so_path, strerror(errno));
     if (rc)
@@ -299,12 +257,9 @@ static int link_in(const char *dir, const ir_graph *graph, const build_options *
 
 int llvm_build_so(const ir_graph *graph, const build_options *o, const char *so_path, pelk_diag *d)
 {
-    const char *tmp = getenv("TMPDIR");
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s/pelkc-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(dir))
-        return diag_set(d, "cannot create a build directory in %s: %s", tmp ? tmp : "/tmp",
-                        strerror(errno));
+    if (make_build_dir(dir, sizeof dir, d))
+        return -1;
     int rc = link_in(dir, graph, o, so_path, d);
     if (o->keep_temps) {
         fprintf(stderr, "pelkc: build files kept in %s\n", dir);

@@ -16,8 +16,6 @@
 #include "../../common/version.h"
 #include "ptx_kernels.h"
 
-extern char **environ;
-
 #ifndef PELKC_HALIDE_INCLUDE
 #define PELKC_HALIDE_INCLUDE "/usr/include/halide14"
 #endif
@@ -25,15 +23,6 @@ extern char **environ;
 static const char *const temp_names[] = {"model_gpu.c", "weights.bin", "weights.S", "model.ptx",
                                          "ptx.S", "kernels.o", "cc.log"};
 
-static int write_file(const char *path, const void *data, size_t n, pelk_diag *d)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return diag_set(d, "%s: cannot write: %s", path, strerror(errno));
-    int bad = fwrite(data, 1, n, f) != n;
-    bad |= fclose(f) != 0;
-    return bad ? diag_set(d, "%s: write failed", path) : 0;
-}
 
 /* An assembly file defining symbol `name` as the bytes of `blob` (plus a NUL if text). */
 static int write_incbin(const char *path, const char *name, const char *blob, int text, pelk_diag *d)
@@ -47,38 +36,6 @@ static int write_incbin(const char *path, const char *name, const char *blob, in
     return write_file(path, s, (size_t)n, d);
 }
 
-/* Run argv with stderr to errpath; -1 with the command's first message in d. */
-static int run_cc(char *const argv[], const char *errpath, int verbose, pelk_diag *d)
-{
-    if (verbose) {
-        for (int i = 0; argv[i]; i++)
-            fprintf(stderr, "%s%s", i ? " " : "", argv[i]);
-        fprintf(stderr, "\n");
-    }
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 2, errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid;
-    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc)
-        return diag_set(d, "cannot run the C compiler '%s': %s", argv[0], strerror(rc));
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return diag_set(d, "waiting for '%s': %s", argv[0], strerror(errno));
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        return 0;
-    char first[400] = "";
-    FILE *f = fopen(errpath, "r");
-    if (f) {
-        if (!fgets(first, sizeof first, f))
-            first[0] = '\0';
-        fclose(f);
-        first[strcspn(first, "\n")] = '\0';
-    }
-    return diag_set(d, "the C compiler '%s' failed: %s", argv[0], first[0] ? first : "(no message)");
-}
 
 /* The launch table: kernels by name (and host entry), launches in order. */
 static void emit_table(FILE *f, const ir_graph *g, const gpu_plan *p, int emulate)
@@ -190,7 +147,7 @@ static int build_in(const char *dir, const ir_graph *g, const gpu_plan *p, const
     argv[a++] = "-ldl";
     argv[a++] = "-lm"; /* the host kernels call floor() on targets without SSE4.1 */
     argv[a] = NULL;
-    int rc = run_cc(argv, errlog, o->verbose, d);
+    int rc = run_tool(argv, errlog, o->verbose, "the C compiler", d);
     if (!rc && rename(so, so_path))
         rc = diag_set(d, "%s: cannot write: %s", so_path, strerror(errno));
     if (rc)
@@ -204,13 +161,10 @@ int gpu_build_so(const ir_graph *g, const build_options *o, int sm, int emulate,
     gpu_plan p;
     if (gpu_plan_make(g, &p, d))
         return -1;
-    const char *tmp = getenv("TMPDIR");
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s/pelkc-gpu-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(dir)) {
+    if (make_build_dir(dir, sizeof dir, d)) {
         gpu_plan_free(&p);
-        return diag_set(d, "cannot create a build directory in %s: %s", tmp ? tmp : "/tmp",
-                        strerror(errno));
+        return -1;
     }
     int rc = build_in(dir, g, &p, o, sm, emulate, so_path, d);
     gpu_plan_free(&p);

@@ -63,7 +63,7 @@ expect_fail "--backend must be 'c' or 'llvm', got 'gcc'" "$T/x.so" \
     "$PELKC" compile "$SPEC" --random-weights 1 --backend gcc -o "$T/x.so"
 expect_fail "the LLVM backend targets --march native or generic" "$T/x.so" \
     "$PELKC" compile "$SPEC" --random-weights 1 --backend llvm --march haswell -o "$T/x.so"
-expect_fail "linking with 'false' failed" "$T/x.so" \
+expect_fail "the linker driver 'false' failed" "$T/x.so" \
     "$PELKC" compile "$SPEC" --random-weights 1 --backend llvm --cc false -o "$T/x.so"
 expect_fail "run needs --weights W.safetensors or --random-weights SEED" "" \
     "$PELKC" run "$SPEC" --backend llvm

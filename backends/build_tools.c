@@ -1,0 +1,69 @@
+/* What every .so build shares (backends/c/build_so.c, backends/llvm/
+ * llvm_target.c and ptx_build_so.c): a private build directory, writing its
+ * files, and running a tool (the C compiler, or the linker driver) with its
+ * stderr kept so that a failure is reported by its first line. */
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "backend.h"
+
+extern char **environ;
+
+int make_build_dir(char *dir, size_t cap, pelk_diag *d)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, cap, "%s/pelkc-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir))
+        return diag_set(d, "cannot create a build directory in %s: %s", tmp ? tmp : "/tmp",
+                        strerror(errno));
+    return 0;
+}
+
+int write_file(const char *path, const void *data, size_t n, pelk_diag *d)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return diag_set(d, "%s: cannot write: %s", path, strerror(errno));
+    int bad = fwrite(data, 1, n, f) != n;
+    bad |= fclose(f) != 0;
+    return bad ? diag_set(d, "%s: write failed", path) : 0;
+}
+
+int run_tool(char *const argv[], const char *errpath, int verbose, const char *role,
+             pelk_diag *d)
+{
+    if (verbose) {
+        for (int i = 0; argv[i]; i++)
+            fprintf(stderr, "%s%s", i ? " " : "", argv[i]);
+        fprintf(stderr, "\n");
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 2, errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t pid;
+    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc)
+        return diag_set(d, "cannot run %s '%s': %s", role, argv[0], strerror(rc));
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return diag_set(d, "waiting for '%s': %s", argv[0], strerror(errno));
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    char first[400] = "";
+    FILE *f = fopen(errpath, "r");
+    if (f) {
+        if (!fgets(first, sizeof first, f))
+            first[0] = '\0';
+        fclose(f);
+        first[strcspn(first, "\n")] = '\0';
+    }
+    return diag_set(d, "%s '%s' failed: %s", role, argv[0], first[0] ? first : "(no message)");
+}
