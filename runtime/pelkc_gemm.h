@@ -44,9 +44,10 @@
  * an add, which gives other, equally deterministic, bits).
  *
  * GELU (epilogue 1): 0.5 y (1 + erf(y / sqrt 2)) with a vectorised rational
- * erf (max abs error 4.5e-7 against erf; the GELU is within 2.7e-7 |y| of the
- * exact one), not libm's erff, so it can differ from pk_gelu in the last
- * bits. */
+ * erf (with AVX-512 its division is a reciprocal and a Newton step; swept
+ * over y in [-12, 12] by 1e-5, the GELU is within 2.4e-7 |y| of the exact
+ * one, 2.0e-7 |y| with the division), not libm's erff, so it can differ
+ * from pk_gelu in the last bits. */
 #ifndef PELKC_GEMM_H
 #define PELKC_GEMM_H
 
@@ -211,7 +212,15 @@ static inline __attribute__((always_inline)) pk_gemm_vf pk__gemm_gelu(pk_gemm_vf
     q = pk__gemm_fma(q, x2, pk__gemm_splat(-1.68282697438203e-03f));
     q = pk__gemm_fma(q, x2, pk__gemm_splat(-7.37332916720468e-03f));
     q = pk__gemm_fma(q, x2, pk__gemm_splat(-1.42647390514189e-02f));
+#if defined(PK__GEMM_AVX512)
+    /* p / q as p * (1/q): the 14-bit reciprocal and one Newton step (rel.
+     * error ~2^-27), cheaper than a vector division */
+    pk_gemm_vf rq = (pk_gemm_vf)_mm512_rcp14_ps((__m512)q);
+    rq = rq * (pk__gemm_splat(2.0f) - q * rq);
+    pk_gemm_vf erf = x * p * rq;
+#else
     pk_gemm_vf erf = x * p / q;
+#endif
     pk_gemm_vf h = pk__gemm_splat(0.5f) * y;
     return pk__gemm_fma(h, erf, h);
 }
@@ -219,27 +228,85 @@ static inline __attribute__((always_inline)) pk_gemm_vf pk__gemm_gelu(pk_gemm_vf
 /* ---- run time ---- */
 
 /* Where one vector of a tile's output columns lives: row 0 of the tile at
- * c, row r at c + r * ldc, n valid lanes (PK_VEC = a full vector). */
+ * c, row r at c + r * ldc, n valid lanes (PK_VEC = a full vector). With
+ * AVX-512 masks a vector may span two images: lanes [0, split) at c and
+ * lanes [split, n) at c2 (c2 is where lane split goes); split 0: one image. */
 typedef struct {
     float *c[PK_GEMM_NV];
     const float *r[PK_GEMM_NV]; /* the residual at the same place, or NULL */
     int64_t ldc[PK_GEMM_NV];
+    int64_t rs[PK_GEMM_NV]; /* tile row o0 starts at c + o0 * rs (0: a staging tile) */
     int n[PK_GEMM_NV];
+    int split[PK_GEMM_NV];
+    float *c2[PK_GEMM_NV];
+    const float *r2[PK_GEMM_NV];
+    int full; /* every vector whole, in one image, in place */
 } pk__gemm_cols;
+
+/* Lanes [0, n) of a column vector at p + off (split: lanes [split, n) at
+ * p2 + off, as pk__gemm_cols describes), the other lanes 0. */
+static inline __attribute__((always_inline)) pk_gemm_vf
+pk__gemm_ld_cols(const float *p, const float *p2, int n, int split, int64_t off)
+{
+#if defined(PK__GEMM_AVX512)
+    if (split) { /* lane j >= split reads p2 + off + (j - split): a shifted, masked load */
+        __mmask16 lo = (__mmask16)((1u << split) - 1), all = (__mmask16)((1u << n) - 1);
+        __m512 v = _mm512_maskz_loadu_ps(lo, p + off);
+        uintptr_t at = (uintptr_t)(p2 + off) - (uintptr_t)split * sizeof(float);
+        return (pk_gemm_vf)_mm512_mask_loadu_ps(v, (__mmask16)(all & ~lo), (const void *)at);
+    }
+#else
+    (void)p2;
+    (void)split;
+#endif
+    return n == PK_VEC ? pk__gemm_ld(p + off) : pk__gemm_ldn(p + off, n);
+}
+
+static inline __attribute__((always_inline)) void pk__gemm_st_cols(float *p, float *p2, int n,
+                                                                   int split, int64_t off,
+                                                                   pk_gemm_vf v)
+{
+#if defined(PK__GEMM_AVX512)
+    if (split) {
+        __mmask16 lo = (__mmask16)((1u << split) - 1), all = (__mmask16)((1u << n) - 1);
+        _mm512_mask_storeu_ps(p + off, lo, (__m512)v);
+        uintptr_t at = (uintptr_t)(p2 + off) - (uintptr_t)split * sizeof(float);
+        _mm512_mask_storeu_ps((void *)at, (__mmask16)(all & ~lo), (__m512)v);
+        return;
+    }
+#else
+    (void)p2;
+    (void)split;
+#endif
+    if (n == PK_VEC)
+        pk__gemm_st(p + off, v);
+    else
+        pk__gemm_stn(p + off, v, n);
+}
 
 /* One micro-tile: rows [0, mr) of a weight panel (a: kc x MR) times the
  * packed X panel b (kc x nv*PK_VEC). first: start from the bias (else from
  * the values in C); gelu: apply the GELU before storing; resid: add the
- * residual (cols->r, where not NULL) before storing. */
+ * residual (cols->r, where not NULL) before storing. The tile's outputs are
+ * rows [o0, o0 + mr) of the panel's columns; full: mr == MR and cols->full
+ * (the caller's, so no flag is rebuilt from memory per tile). */
 static inline __attribute__((always_inline)) void
 pk__gemm_ukr(const int nv, int kc, const float *restrict a, const float *restrict b,
-             const pk__gemm_cols *cols, int mr, const float *bias, int first, int gelu, int resid)
+             const pk__gemm_cols *cols, int o0, int mr, int full, const float *bias, int first,
+             int gelu, int resid)
 {
     enum { MR = PK_GEMM_MR, V = PK_VEC };
     pk_gemm_vf acc[MR][PK_GEMM_NV];
-    int full = mr == MR;
-    for (int v = 0; v < nv; v++)
-        full &= cols->n[v] == V;
+    float *c[PK_GEMM_NV], *c2[PK_GEMM_NV];
+    const float *rr[PK_GEMM_NV], *rr2[PK_GEMM_NV];
+#pragma GCC unroll 8
+    for (int v = 0; v < nv; v++) {
+        int64_t row = (int64_t)o0 * cols->rs[v];
+        c[v] = cols->c[v] + row;
+        rr[v] = cols->r[v] ? cols->r[v] + row : NULL;
+        c2[v] = cols->split[v] ? cols->c2[v] + row : NULL;
+        rr2[v] = cols->split[v] && cols->r2[v] ? cols->r2[v] + row : NULL;
+    }
     if (first) {
 #pragma GCC unroll 8
         for (int r = 0; r < MR; r++) {
@@ -253,16 +320,15 @@ pk__gemm_ukr(const int nv, int kc, const float *restrict a, const float *restric
         for (int r = 0; r < MR; r++)
 #pragma GCC unroll 8
             for (int v = 0; v < nv; v++)
-                acc[r][v] = pk__gemm_ld(cols->c[v] + r * cols->ldc[v]);
+                acc[r][v] = pk__gemm_ld(c[v] + r * cols->ldc[v]);
     } else {
 #pragma GCC unroll 8
         for (int r = 0; r < MR; r++)
 #pragma GCC unroll 8
             for (int v = 0; v < nv; v++)
                 acc[r][v] = r >= mr ? (pk_gemm_vf){0}
-                            : cols->n[v] == V
-                                ? pk__gemm_ld(cols->c[v] + r * cols->ldc[v])
-                                : pk__gemm_ldn(cols->c[v] + r * cols->ldc[v], cols->n[v]);
+                                    : pk__gemm_ld_cols(c[v], c2[v], cols->n[v], cols->split[v],
+                                                       r * cols->ldc[v]);
     }
 
 #pragma GCC unroll 2
@@ -295,57 +361,55 @@ pk__gemm_ukr(const int nv, int kc, const float *restrict a, const float *restric
         for (int r = 0; r < MR; r++)
 #pragma GCC unroll 8
             for (int v = 0; v < nv; v++)
-                if (cols->r[v] && (full || r < mr))
-                    acc[r][v] += full || cols->n[v] == V
-                                     ? pk__gemm_ld(cols->r[v] + r * cols->ldc[v])
-                                     : pk__gemm_ldn(cols->r[v] + r * cols->ldc[v], cols->n[v]);
+                if (rr[v] && (full || r < mr))
+                    acc[r][v] += full ? pk__gemm_ld(rr[v] + r * cols->ldc[v])
+                                      : pk__gemm_ld_cols(rr[v], rr2[v], cols->n[v],
+                                                         cols->split[v], r * cols->ldc[v]);
     }
     if (full) {
 #pragma GCC unroll 8
         for (int r = 0; r < MR; r++)
 #pragma GCC unroll 8
             for (int v = 0; v < nv; v++)
-                pk__gemm_st(cols->c[v] + r * cols->ldc[v], acc[r][v]);
+                pk__gemm_st(c[v] + r * cols->ldc[v], acc[r][v]);
     } else {
 #pragma GCC unroll 8
         for (int r = 0; r < MR; r++)
 #pragma GCC unroll 8
             for (int v = 0; v < nv; v++)
-                if (r < mr) {
-                    if (cols->n[v] == V)
-                        pk__gemm_st(cols->c[v] + r * cols->ldc[v], acc[r][v]);
-                    else
-                        pk__gemm_stn(cols->c[v] + r * cols->ldc[v], acc[r][v], cols->n[v]);
-                }
+                if (r < mr)
+                    pk__gemm_st_cols(c[v], c2[v], cols->n[v], cols->split[v], r * cols->ldc[v],
+                                     acc[r][v]);
     }
 }
 
 static inline void pk__gemm_ukr_any(int nv, int kc, const float *a, const float *b,
-                                    const pk__gemm_cols *cols, int mr, const float *bias, int first,
-                                    int gelu, int resid)
+                                    const pk__gemm_cols *cols, int o0, int mr, const float *bias,
+                                    int first, int gelu, int resid)
 {
+    int full = mr == PK_GEMM_MR && cols->full;
     switch (nv) {
     case 1:
-        pk__gemm_ukr(1, kc, a, b, cols, mr, bias, first, gelu, resid);
+        pk__gemm_ukr(1, kc, a, b, cols, o0, mr, full, bias, first, gelu, resid);
         break;
 #if PK_GEMM_NV >= 2
     case 2:
-        pk__gemm_ukr(2, kc, a, b, cols, mr, bias, first, gelu, resid);
+        pk__gemm_ukr(2, kc, a, b, cols, o0, mr, full, bias, first, gelu, resid);
         break;
 #endif
 #if PK_GEMM_NV >= 3
     case 3:
-        pk__gemm_ukr(3, kc, a, b, cols, mr, bias, first, gelu, resid);
+        pk__gemm_ukr(3, kc, a, b, cols, o0, mr, full, bias, first, gelu, resid);
         break;
 #endif
 #if PK_GEMM_NV >= 4
     case 4:
-        pk__gemm_ukr(4, kc, a, b, cols, mr, bias, first, gelu, resid);
+        pk__gemm_ukr(4, kc, a, b, cols, o0, mr, full, bias, first, gelu, resid);
         break;
 #endif
 #if PK_GEMM_NV >= 5
     default:
-        pk__gemm_ukr(PK_GEMM_NV, kc, a, b, cols, mr, bias, first, gelu, resid);
+        pk__gemm_ukr(PK_GEMM_NV, kc, a, b, cols, o0, mr, full, bias, first, gelu, resid);
         break;
 #endif
     }
@@ -359,10 +423,14 @@ static inline void pk__gemm_read_row(const pk__gemm_args *g, int img, int i, int
                                      float *restrict d)
 {
     const float *x = g->X[img], *s = g->S ? g->S[img] : NULL;
-    if (!g->patch) {
-        int64_t at = (int64_t)i * g->P + p;
-        for (int t = 0; t < n; t++)
-            d[t] = s ? (x[at + t] - s[p + t]) * s[g->P + p + t] : x[at + t];
+    if (!g->patch) { /* two loops, so each vectorises */
+        const float *xr = x + (int64_t)i * g->P + p;
+        if (s) {
+            const float *mean = s + p, *rstd = s + g->P + p;
+            for (int t = 0; t < n; t++)
+                d[t] = (xr[t] - mean[t]) * rstd[t];
+        } else
+            memcpy(d, xr, (size_t)n * sizeof(float));
         return;
     }
     int k = g->patch, wo = g->in_w / k, c = i / (k * k), ki = i / k % k, kj = i % k;
@@ -393,9 +461,29 @@ static inline void pk__gemm_pack_x(const pk__gemm_args *g, int k0, int kc, int64
         for (int k = 0; k < kc; k++) {
             const float *xr = x + (int64_t)k * P;
             float *d = bp + (int64_t)k * w;
-            int v = 0;
-            for (; v < nfull; v++)
-                pk__gemm_st(d + v * PK_VEC, pk__gemm_ld(xr + v * PK_VEC));
+            int v = nfull;
+            /* nfull <= PK_GEMM_NV: straight-line copies (a loop here becomes
+             * a memcpy call per row, which costs more than the copy) */
+            switch (nfull) {
+            default:
+                for (int u = nfull - 1; u >= 4; u--)
+                    pk__gemm_st(d + u * PK_VEC, pk__gemm_ld(xr + u * PK_VEC));
+                /* fall through */
+            case 4:
+                pk__gemm_st(d + 3 * PK_VEC, pk__gemm_ld(xr + 3 * PK_VEC));
+                /* fall through */
+            case 3:
+                pk__gemm_st(d + 2 * PK_VEC, pk__gemm_ld(xr + 2 * PK_VEC));
+                /* fall through */
+            case 2:
+                pk__gemm_st(d + PK_VEC, pk__gemm_ld(xr + PK_VEC));
+                /* fall through */
+            case 1:
+                pk__gemm_st(d, pk__gemm_ld(xr));
+                /* fall through */
+            case 0:
+                break;
+            }
             if (tail)
                 pk__gemm_st(d + v++ * PK_VEC, pk__gemm_ldn(xr + nfull * PK_VEC, tail));
             for (; v * PK_VEC < w; v++)
@@ -461,16 +549,31 @@ static inline void pk__gemm_panel_init(const pk__gemm_args *g, int va, int vz,
     pp->q0 = (int64_t)va * PK_VEC;
     pp->nv = vz - va;
     pp->nq = (int)((int64_t)vz * PK_VEC < Q ? (int64_t)vz * PK_VEC - pp->q0 : Q - pp->q0);
+    int full = 1;
     for (int v = 0; v < pp->nv; v++) {
         int64_t q = pp->q0 + (int64_t)v * PK_VEC;
         int img = (int)(q / P), p = (int)(q % P);
         int n = Q - q < PK_VEC ? (int)(Q - q) : PK_VEC;
-        pp->straddle[v] = P - p < n;
+        /* spans images: two at most (P >= PK_VEC) with AVX-512 masks in
+         * place, else through the staging tile */
+        int two = P - p < n;
+#if defined(PK__GEMM_AVX512)
+        int split = two && P >= PK_VEC ? P - p : 0;
+#else
+        int split = 0;
+#endif
+        pp->straddle[v] = two && !split;
+        pp->cols.split[v] = split;
+        pp->cols.c2[v] = split ? g->Y[img + 1] : NULL;
+        pp->cols.r2[v] = split && g->R ? g->R[img + 1] : NULL;
         pp->cols.c[v] = pp->straddle[v] ? stage[v] : g->Y[img] + p;
         pp->cols.r[v] = g->R && !pp->straddle[v] ? g->R[img] + p : NULL;
         pp->cols.ldc[v] = pp->straddle[v] ? PK_VEC : P;
+        pp->cols.rs[v] = pp->straddle[v] ? 0 : P;
         pp->cols.n[v] = pp->straddle[v] ? PK_VEC : n;
+        full &= pp->cols.n[v] == PK_VEC && !split;
     }
+    pp->cols.full = full;
 }
 
 /* One thread's rectangle: weight panels [m0, m1) x pixel vectors [v0, v1).
@@ -539,17 +642,11 @@ static inline void pk__gemm_rect(const float *packed, const float *bias, const p
                                 bias_pad[j] = j < mr && bias ? bias[o0 + j] : 0.0f;
                             bs = bias_pad;
                         }
-                        pk__gemm_cols cols = pp->cols;
-                        for (int v = 0; v < pp->nv; v++) {
-                            if (!pp->straddle[v]) {
-                                cols.c[v] += (int64_t)o0 * g->P;
-                                if (cols.r[v])
-                                    cols.r[v] += (int64_t)o0 * g->P;
-                            }
-                            else if (!first)
+                        for (int v = 0; v < pp->nv; v++)
+                            if (pp->straddle[v] && !first)
                                 pk__gemm_straddle(g, pp->q0 + (int64_t)v * V, o0, mr, stage[v], 0);
-                        }
-                        pk__gemm_ukr_any(pp->nv, kc, a, b, &cols, mr, bs, first, gelu, resid);
+                        pk__gemm_ukr_any(pp->nv, kc, a, b, &pp->cols, o0, mr, bs, first, gelu,
+                                         resid);
                         for (int v = 0; v < pp->nv; v++)
                             if (pp->straddle[v])
                                 pk__gemm_straddle(g, pp->q0 + (int64_t)v * V, o0, mr, stage[v],
@@ -584,7 +681,18 @@ static inline void pk__gemm_grid(int panels, int64_t vecs, int nthreads, int *to
     }
 }
 
-/* The images of g as one sequence of pixels, split between the threads. */
+/* Pixel tasks per thread when the weights stay in L2 (below). */
+#ifndef PK_GEMM_TASKS_PER_THREAD
+#define PK_GEMM_TASKS_PER_THREAD 4
+#endif
+
+/* The images of g as one sequence of pixels, split into rectangles (weight
+ * panels x pixel vectors) that the threads take in turn. When one block of
+ * weights stays in L2, a rectangle costs nothing extra for being narrow, so
+ * there are several per thread and a thread that a busy neighbour delays
+ * leaves its share to the others; otherwise one per thread, since each
+ * rectangle packs its own X and streams its own weights. Which thread runs
+ * a rectangle never changes its results. */
 static inline void pk__gemm_run(const float *packed, const float *bias, const pk__gemm_args *g,
                                 int epilogue, int nthreads)
 {
@@ -596,9 +704,14 @@ static inline void pk__gemm_run(const float *packed, const float *bias, const pk
         nthreads = 1;
     int to, tp;
     pk__gemm_grid(panels, vecs, nthreads, &to, &tp);
+    double abytes = (double)pk_gemm_packed_size(O, I) * sizeof(float);
+    if (nthreads > 1 && to == 1 && abytes <= PK_GEMM_L2_BYTES) {
+        int64_t most = vecs / (2 * PK_GEMM_NV); /* two panels of pixels per task at least */
+        int64_t want = (int64_t)tp * PK_GEMM_TASKS_PER_THREAD;
+        tp = (int)(want < most ? want : most > tp ? most : tp);
+    }
     int nt = to * tp;
-    (void)nt;
-#pragma omp parallel for num_threads(nt) schedule(static, 1) if (nt > 1)
+#pragma omp parallel for num_threads(nthreads) schedule(dynamic, 1) if (nthreads > 1)
     for (int t = 0; t < nt; t++) {
         int a = t / tp, b = t % tp;
         int m0 = (int)((int64_t)panels * a / to), m1 = (int)((int64_t)panels * (a + 1) / to);
