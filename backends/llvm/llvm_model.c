@@ -33,7 +33,6 @@ typedef struct model_gen {
     memory_plan plan;
     weight_layout weights;
     LLVMValueRef input, output, arena, nthreads, null;
-    int64_t stats_offset; /* the fused norms' statistics, after the planned values (as emit_c.c) */
     LLVMValueRef *box_fn; /* per op: its box_gather function, or NULL */
 } model_gen;
 
@@ -81,7 +80,7 @@ static void gen_linear(model_gen *m, const ir_op *op, LLVMValueRef x, LLVMValueR
     const ir_value *in = &m->graph->values[op->in[0]], *out = &m->graph->values[op->out];
     LLVMValueRef stats = m->null;
     if (op->eps > 0) {
-        stats = lg_atc(g, m->arena, m->stats_offset);
+        stats = lg_atc(g, m->arena, m->plan.stats_offset);
         LLVMValueRef a[] = {x, stats, lg_i32(g, in->c), lg_i32(g, in->h * in->w),
                             LLVMConstReal(g->f32, (float)op->eps), m->nthreads};
         call_kernel(m, "pkl_ln_stats", a, 6);
@@ -242,15 +241,6 @@ int lg_build_model(lgen *g, const ir_graph *graph, pelk_diag *d)
         }
     plan_memory(graph, &m.plan);
     layout_weights(graph, &m.weights);
-    int64_t stats = 0; /* floats of the fused norms' statistics */
-    for (int i = 0; i < graph->n_ops; i++) {
-        const ir_op *op = &graph->ops[i];
-        const ir_value *in = &graph->values[op->in[0]];
-        if (op->eps > 0 && (op->kind == OP_POINTWISE || op->kind == OP_CONV2D) &&
-            2 * (int64_t)in->h * in->w > stats)
-            stats = 2 * (int64_t)in->h * in->w;
-    }
-    m.stats_offset = m.plan.arena_floats;
     LLVMTypeRef params[] = {g->ptr, g->ptr, g->ptr, g->ptr, g->i32};
     LLVMValueRef run = lg_function(g, "run_image", g->voidt, params, 5, 1);
     m.input = LLVMGetParam(run, 0);
@@ -262,7 +252,7 @@ int lg_build_model(lgen *g, const ir_graph *graph, pelk_diag *d)
         rc = gen_op(&m, &graph->ops[i], i, d);
     LLVMBuildRetVoid(g->b);
     if (!rc)
-        gen_desc(g, graph, gen_run_batch(g, graph, run), m.plan.arena_floats + stats, scratch);
+        gen_desc(g, graph, gen_run_batch(g, graph, run), m.plan.arena_floats, scratch);
     memory_plan_free(&m.plan);
     weight_layout_free(&m.weights);
     free(m.box_fn);
