@@ -3,27 +3,7 @@
 # llvm writes a standalone .so (no libLLVM, the C API, --prefix honoured), run
 # and bench JIT-compile a SPEC, bad input gives one line and writes nothing.
 # usage: test_llvm.sh PELKC SOURCE_DIR
-PELKC=$1
-SRC=$2
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
-
-# expect_fail WANT_SUBSTRING OUTPUT_FILE_THAT_MUST_NOT_EXIST CMD...
-expect_fail() {
-    want=$1; out=$2; shift 2
-    "$@" >"$T/stdout" 2>"$T/stderr"
-    rc=$?
-    lines=$(wc -l <"$T/stderr")
-    if [ $rc -ne 1 ]; then bad "exit $rc from: $*"; cat "$T/stderr" >&2; return; fi
-    if [ "$lines" -ne 1 ]; then bad "$lines lines on stderr from: $*"; cat "$T/stderr" >&2; return; fi
-    if ! grep -qF -- "$want" "$T/stderr"; then bad "stderr lacks '$want': $(cat "$T/stderr")"; return; fi
-    if [ -n "$out" ] && [ -e "$out" ]; then bad "$out was written by: $*"; return; fi
-    ok
-}
+. "$(dirname "$0")/lib.sh"
 
 SPEC=$SRC/tests/specs/v12_one_stage_mlp2p5_nokpe.yaml
 # the module: run_image, a specialised box_gather in vectors, the descriptor; no weights
@@ -73,5 +53,4 @@ expect_fail "run --backend llvm compiles a SPEC; run M.so without --backend" "" 
 expect_fail "cannot open" "" "$PELKC" run "$T/missing.yaml" --backend llvm --random-weights 1
 ls "$T"/*.partial >/dev/null 2>&1 && bad "a .partial file was left behind" || ok
 
-echo "$passed passed, $failed failed"
-[ $failed -eq 0 ]
+finish
