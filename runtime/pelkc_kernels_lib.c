@@ -39,13 +39,6 @@ void pkl_gemm_run(const float *packed, const float *bias, const pk_gemm_job *job
     pk_gemm_run(packed, bias, job, epilogue, nthreads);
 }
 
-void pkl_linear(const float *packed, const float *bias, const float *x, float *y, const float *res,
-                const float *stats, int o, int i, int p, int patch, int in_h, int in_w, int act,
-                int nthreads)
-{
-    pk_linear(packed, bias, x, y, res, stats, o, i, p, patch, in_h, in_w, act, nthreads);
-}
-
 void pkl_ln_stats(const float *in, float *stats, int c, int hw, float eps, int nthreads)
 {
     pk_ln_stats(in, stats, c, hw, eps, nthreads);
@@ -95,7 +88,6 @@ const pkl_symbol pkl_symbols[] = {
     {"pkl_layernorm", (void *)pkl_layernorm},
     {"pkl_dwconv", (void *)pkl_dwconv},
     {"pkl_gemm_run", (void *)pkl_gemm_run},
-    {"pkl_linear", (void *)pkl_linear},
     {"pkl_ln_stats", (void *)pkl_ln_stats},
     {"pkl_gelu", (void *)pkl_gelu},
     {"pkl_mul_channel", (void *)pkl_mul_channel},

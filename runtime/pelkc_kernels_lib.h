@@ -20,9 +20,6 @@ void pkl_dwconv(const float *in, float *out, int c, int h, int w, int g, int k, 
                 const float *bias, const float *map, int nthreads);
 void pkl_gemm_run(const float *packed, const float *bias, const pk_gemm_job *job, int epilogue,
                   int nthreads);
-void pkl_linear(const float *packed, const float *bias, const float *x, float *y, const float *res,
-                const float *stats, int o, int i, int p, int patch, int in_h, int in_w, int act,
-                int nthreads);
 void pkl_ln_stats(const float *in, float *stats, int c, int hw, float eps, int nthreads);
 void pkl_gelu(const float *in, float *out, int64_t n, int nthreads);
 void pkl_mul_channel(const float *in, float *out, int c, int hw, const float *gamma,
