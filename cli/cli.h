@@ -12,10 +12,17 @@
 
 enum { MAX_LIST = 64 }; /* --grid and --kernel given at most this often */
 
+/* What compile builds (--target). `emit ptx` prints TARGET_CUDA's kernels. */
+typedef enum target_kind {
+    TARGET_C,            /* the default: C (or LLVM, --backend) for this CPU */
+    TARGET_CUDA,         /* PTX, run through the CUDA driver */
+    TARGET_CUDA_EMULATE, /* the same GPU kernels and launches, run on the CPU */
+} target_kind;
+
 typedef struct options {
     const char *cmd, *sub, *path;
     const char *weights, *out, *input, *output, *cc, *march, *grid, *kpe, *prefix;
-    const char *target; /* compile: "c" (default), "cuda" or "cuda-emulate" */
+    target_kind target;
     int sm;             /* GPU architecture for PTX: 80 or 90 */
     const char *backend; /* "c" or "llvm" */
     int random_weights, print_after_all, keep_temps, verbose, periph_dense;

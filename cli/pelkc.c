@@ -134,10 +134,12 @@ pass_options make_pass_options(const options *o)
 {
     pass_options po = {.periph_dense = o->periph_dense};
     /* the GPU kernels take a LayerNorm as its own launch, not fused into the next layer */
-    po.keep_norms = (o->target && strcmp(o->target, "c") != 0) ||
-                    (o->sub && !strcmp(o->cmd, "emit") && !strcmp(o->sub, "ptx"));
+    po.keep_norms = o->target != TARGET_C;
     return po;
 }
+
+/* --target's values, in target_kind's order */
+static const char *const target_names[] = {"c", "cuda", "cuda-emulate"};
 
 /* ---- argument parsing ---- */
 
@@ -185,11 +187,14 @@ static int set_option(options *o, const char *a, const char *v)
     else if (!strcmp(a, "--kpe"))
         o->kpe = v;
     else if (!strcmp(a, "--target")) {
-        if (strcmp(v, "c") && strcmp(v, "cuda") && strcmp(v, "cuda-emulate")) {
+        int t = TARGET_C;
+        while (t <= TARGET_CUDA_EMULATE && strcmp(v, target_names[t]))
+            t++;
+        if (t > TARGET_CUDA_EMULATE) {
             fprintf(stderr, "pelkc: --target must be 'c', 'cuda' or 'cuda-emulate', got '%s'\n", v);
             return -1;
         }
-        o->target = v;
+        o->target = (target_kind)t;
     } else if (!strcmp(a, "--sm")) {
         if (strcmp(v, "80") && strcmp(v, "90")) {
             fprintf(stderr, "pelkc: --sm must be 80 or 90, got '%s'\n", v);
@@ -276,7 +281,7 @@ static int parse_args(int argc, char **argv, options *o)
     o->march = "native";
     o->stage = -1;
     o->dense_max = 51;
-    o->target = "c";
+    o->target = TARGET_C;
     o->sm = 80;
     o->backend = "c";
     o->cc = getenv("PELKC_CC");
@@ -331,6 +336,8 @@ static int parse_args(int argc, char **argv, options *o)
     if (!strcmp(o->cmd, "emit")) {
         o->sub = positional[1];
         o->path = positional[2];
+        if (o->sub && !strcmp(o->sub, "ptx"))
+            o->target = TARGET_CUDA; /* the kernels --target cuda compiles */
     } else {
         o->path = positional[1];
         if (pos > 2) {
@@ -452,13 +459,13 @@ static int cmd_compile(const options *o)
         return die(d.msg);
     }
     build_options bo = make_build_options(o);
-    int cpu = !strcmp(o->target, "c");
+    int cpu = o->target == TARGET_C;
     int rc = cpu ? build_so(g, o, o->out, &d)
-                 : gpu_build_so(g, &bo, o->sm, !strcmp(o->target, "cuda-emulate"), o->out, &d);
+                 : gpu_build_so(g, &bo, o->sm, o->target == TARGET_CUDA_EMULATE, o->out, &d);
     if (!rc)
         printf("compiled %s -> %s (%s weights, %d ops, periph %s, %s, %.2f s)\n", s.name, o->out,
                o->weights ? o->weights : "random", g->n_ops, o->periph_dense ? "dense" : "lowered",
-               cpu ? (backend_is_llvm(o) ? "LLVM backend" : "C backend") : o->target,
+               cpu ? (backend_is_llvm(o) ? "LLVM backend" : "C backend") : target_names[o->target],
                now_seconds() - t0);
     ir_free(g);
     spec_free(&s);

@@ -34,10 +34,15 @@ int pass_fuse_norm(ir_graph *g, const pass_options *o, pelk_diag *d);
 int run_passes(ir_graph *g, const pass_options *o, FILE *dump, pelk_diag *d);
 
 /* Memory plan: one arena per image, each intermediate value at an offset
- * (in floats). The graph's input and output live in the caller's buffers. */
+ * (in floats). The graph's input and output live in the caller's buffers.
+ * After the values, the statistics of the LayerNorms fused into a matrix
+ * product (fuse-norm): a mean and a 1/std per input pixel, one op's at a
+ * time, so the area is as large as the largest op's need. */
 typedef struct memory_plan {
-    int64_t *offset; /* per value; -1 for the input and output */
-    int64_t arena_floats;
+    int64_t *offset;      /* per value; -1 for the input and output */
+    int64_t stats_offset; /* the fused norms' statistics */
+    int64_t stats_floats; /* 0 when no op has a fused norm */
+    int64_t arena_floats; /* per image: the values, then the statistics */
 } memory_plan;
 
 void plan_memory(const ir_graph *g, memory_plan *p);

@@ -1,6 +1,7 @@
 /* Static memory plan for one image: linear scan over the ops in order, each
  * result placed at the lowest free offset that fits, freed after its last use.
- * Results never alias their operands (no op here works in place). */
+ * Results never alias their operands (no op here works in place). The fused
+ * norms' statistics follow the values. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +36,16 @@ static void insert_sorted(block *live, int *n, block b)
     }
     live[i] = b;
     (*n)++;
+}
+
+/* Floats of LayerNorm statistics op needs: a mean and a 1/std per input
+ * pixel when a norm is fused into it (a pointwise op or a patchify conv). */
+static int64_t norm_stats_floats(const ir_graph *g, const ir_op *op)
+{
+    const ir_value *in = &g->values[op->in[0]];
+    return op->eps > 0 && (op->kind == OP_POINTWISE || op->kind == OP_CONV2D)
+               ? 2 * (int64_t)in->h * in->w
+               : 0;
 }
 
 void plan_memory(const ir_graph *g, memory_plan *p)
@@ -73,6 +84,12 @@ void plan_memory(const ir_graph *g, memory_plan *p)
     }
     free(live);
     free(last_use);
+    p->stats_offset = p->arena_floats;
+    p->stats_floats = 0;
+    for (int i = 0; i < g->n_ops; i++)
+        if (norm_stats_floats(g, &g->ops[i]) > p->stats_floats)
+            p->stats_floats = norm_stats_floats(g, &g->ops[i]);
+    p->arena_floats += p->stats_floats;
 }
 
 void memory_plan_free(memory_plan *p)

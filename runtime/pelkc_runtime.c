@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pelkc_buffers.h"
 #include "pelkc_internal.h"
 #include "pelkc_model.h"
 
@@ -191,108 +192,34 @@ PELKC_EXPORT pelkc_status pelkc_run_f32(pelkc_model *m, const float *input, int3
     return run_dense(m, input, batch, output);
 }
 
-static int is_f32(const halide_buffer_t *b)
-{
-    return b->type.code == halide_type_float && b->type.bits == 32 && b->type.lanes == 1;
-}
-
-/* Check a buffer's type, rank and host pointer; name says which in messages. */
-static pelkc_status check_buffer(pelkc_model *m, const halide_buffer_t *b, const char *name,
-                                 int dims)
-{
-    if (!b)
-        return fail(m, PELKC_ERR_NULL, "%s buffer is NULL", name);
-    if (!b->host)
-        return fail(m, b->device ? PELKC_ERR_TYPE : PELKC_ERR_NULL,
-                    "%s buffer has no host memory%s", name,
-                    b->device ? " (device buffers are not supported)" : "");
-    if (!is_f32(b))
-        return fail(m, PELKC_ERR_TYPE, "%s buffer must be float32 (code %d, %d bits, %d lanes)",
-                    name, b->type.code, b->type.bits, b->type.lanes);
-    if (b->dimensions != dims || !b->dim)
-        return fail(m, PELKC_ERR_SHAPE, "%s buffer must have %d dimensions, got %d", name, dims,
-                    (int)b->dimensions);
-    return PELKC_OK;
-}
-
-/* Copy between a contiguous [C,H,W] image and a strided one (Halide order W,H,C). */
-static void copy_strided(float *dense, float *strided, const halide_dimension_t *d, int32_t c,
-                         int32_t h, int32_t w, int to_dense)
-{
-    for (int32_t ch = 0; ch < c; ch++)
-        for (int32_t y = 0; y < h; y++)
-            for (int32_t x = 0; x < w; x++) {
-                float *sp = strided + (int64_t)ch * d[2].stride + (int64_t)y * d[1].stride +
-                            (int64_t)x * d[0].stride;
-                float *dp = dense + ((int64_t)ch * h + y) * w + x;
-                if (to_dense)
-                    *dp = *sp;
-                else
-                    *sp = *dp;
-            }
-}
-
 PELKC_EXPORT pelkc_status pelkc_run(pelkc_model *m, const halide_buffer_t *input,
                                     halide_buffer_t *output)
 {
     if (!m)
         return PELKC_ERR_NULL;
     m->error[0] = '\0';
-    /* a classifier's output is (classes, N); a map's is (W, H, C, N) */
-    int vector_out = pelkc_desc.out_h == 1 && pelkc_desc.out_w == 1;
-    pelkc_status s = check_buffer(m, input, "input", 4);
-    if (s == PELKC_OK)
-        s = check_buffer(m, output, "output", vector_out ? 2 : 4);
+    const pelkc_model_desc *D = &pelkc_desc;
+    pk_shapes shapes = {D->in_c, D->in_h, D->in_w, D->out_c, D->out_h, D->out_w};
+    pk_run_buffers r;
+    pelkc_status s = pk_check_run_buffers(input, output, &shapes, &r, m->error, sizeof m->error);
     if (s != PELKC_OK)
         return s;
-    const halide_dimension_t *di = input->dim, *dout = output->dim;
-    int32_t want[3] = {pelkc_desc.in_w, pelkc_desc.in_h, pelkc_desc.in_c};
-    int32_t batch = di[3].extent;
-    if (di[0].extent != want[0] || di[1].extent != want[1] || di[2].extent != want[2] ||
-        batch < 1)
-        return fail(m, PELKC_ERR_SHAPE,
-                    "input extents (W,H,C,N) = (%d,%d,%d,%d), expected (%d,%d,%d,N>=1)",
-                    di[0].extent, di[1].extent, di[2].extent, di[3].extent, want[0], want[1],
-                    want[2]);
-    int32_t oc = pelkc_desc.out_c, oh = pelkc_desc.out_h, ow = pelkc_desc.out_w;
-    if (vector_out && (dout[0].extent != oc || dout[1].extent != batch))
-        return fail(m, PELKC_ERR_SHAPE, "output extents (classes,N) = (%d,%d), expected (%d,%d)",
-                    dout[0].extent, dout[1].extent, oc, batch);
-    if (!vector_out && (dout[0].extent != ow || dout[1].extent != oh || dout[2].extent != oc ||
-                        dout[3].extent != batch))
-        return fail(m, PELKC_ERR_SHAPE,
-                    "output extents (W,H,C,N) = (%d,%d,%d,%d), expected (%d,%d,%d,%d)",
-                    dout[0].extent, dout[1].extent, dout[2].extent, dout[3].extent, ow, oh, oc,
-                    batch);
-
     const float *in = (const float *)input->host;
     float *out = (float *)output->host;
-    int64_t plane = (int64_t)want[0] * want[1], image = plane * want[2];
-    int64_t onum = (int64_t)out_numel();
-    int in_dense = di[0].stride == 1 && di[1].stride == want[0] && di[2].stride == plane &&
-                   di[3].stride == image;
-    int out_dense = vector_out ? dout[0].stride == 1 && dout[1].stride == oc
-                               : dout[0].stride == 1 && dout[1].stride == ow &&
-                                     dout[2].stride == (int64_t)ow * oh && dout[3].stride == onum;
-    /* a classifier's (classes, N) output copies through the same helper as a 1x1 map */
-    halide_dimension_t odim[3] = {{0, 1, 0, 0}, {0, 1, 0, 0}, {0, oc, 0, 0}};
-    if (vector_out)
-        odim[2].stride = dout[0].stride;
-    else
-        odim[0] = dout[0], odim[1] = dout[1], odim[2] = dout[2];
-    int64_t out_batch_stride = vector_out ? dout[1].stride : dout[3].stride;
-    if (in_dense && out_dense)
-        return run_dense(m, in, batch, out);
-    for (int32_t n = 0; n < batch; n++) { /* strided: one image at a time through staging */
-        const float *x = in + (int64_t)n * di[3].stride;
-        if (!in_dense) {
-            copy_strided(m->staging, (float *)x, di, want[2], want[1], want[0], 1);
+    if (r.in_dense && r.out_dense)
+        return run_dense(m, in, r.batch, out);
+    int64_t in_stride = input->dim[3].stride, onum = (int64_t)out_numel();
+    for (int32_t n = 0; n < r.batch; n++) { /* strided: one image at a time through staging */
+        const float *x = in + (int64_t)n * in_stride;
+        if (!r.in_dense) {
+            pk_copy_strided(m->staging, (float *)x, input->dim, D->in_c, D->in_h, D->in_w, 1);
             x = m->staging;
         }
-        float *y = out_dense ? out + (int64_t)n * onum : m->out_one;
-        pelkc_desc.run_batch(x, y, 1, m->arena, m->scratch, m->threads);
-        if (!out_dense)
-            copy_strided(y, out + (int64_t)n * out_batch_stride, odim, oc, oh, ow, 0);
+        float *y = r.out_dense ? out + (int64_t)n * onum : m->out_one;
+        D->run_batch(x, y, 1, m->arena, m->scratch, m->threads);
+        if (!r.out_dense)
+            pk_copy_strided(y, out + (int64_t)n * r.out_batch_stride, r.odim, D->out_c, D->out_h,
+                            D->out_w, 0);
     }
     return PELKC_OK;
 }

@@ -1,85 +1,28 @@
-/* The kernels of runtime/pelkc_host.h, built into pelkc by the system
- * compiler (CMake gives this file -O3, the target's -march and OpenMP) for
- * models compiled in process by libtcc. The dense kernels are the runtime's
- * own, behind non-inline wrappers; the lowered conv is a generic version of
- * emit_box_gather.c's code: the same schedule and scratch layout (box_plan.h),
- * with loop bounds read from the plan instead of printed as literals. */
-#include "../../runtime/pelkc_host.h"
-/* the host header renames pk_* to pkx_* for generated code; here the names are the runtime's */
-#undef pk_conv2d
-#undef pk_layernorm
-#undef pk_dwconv
-#undef pk_gemm_run
-#undef pk_ln_stats
-#undef pk_gelu
-#undef pk_mul_channel
-#undef pk_add
-#undef pk_batchnorm
-#undef pk_avgpool
+/* The generic lowered conv of runtime/pelkc_host.h, built into pelkc by the
+ * system compiler (CMake gives this file -O3, the target's -march and OpenMP)
+ * for models compiled in process by libtcc; their other kernels are the
+ * runtime's library (runtime/pelkc_kernels_lib.c). It is a generic version of
+ * emit_box_gather.c's code: the same schedule and scratch layout
+ * (box_plan.h), with loop bounds read from the plan instead of printed as
+ * literals. */
+#include <stdlib.h>
+#include <string.h>
 
 #if defined(__AVX512F__)
 #define PK_VEC 16
 #else
 #define PK_VEC 8
 #endif
-#include "../../runtime/pelkc_gemm.h"
 #include "../../runtime/pelkc_kernels.h"
+/* after the kernels: its macros rename pk_* to pkl_* for generated code */
+#include "../../runtime/pelkc_host.h"
 
 #include "../../passes/box_plan.h"
 #include "emit_c_internal.h"
 #include "../backend.h"
-#include "host_kernels.h"
 
+/* the scratch layout pkx_box_gather expects (tcc_build.c emits for it) */
 int host_kernels_vec(void) { return PK_VEC; }
-
-void pkx_conv2d(const float *in, float *out, int ci, int h, int w, const float *wt,
-                const float *bias, int co, int k, int stride, int nthreads)
-{
-    pk_conv2d(in, out, ci, h, w, wt, bias, co, k, stride, nthreads);
-}
-
-void pkx_layernorm(const float *in, float *out, int c, int hw, const float *wt, const float *bias,
-                   float eps, int nthreads)
-{
-    pk_layernorm(in, out, c, hw, wt, bias, eps, nthreads);
-}
-
-void pkx_dwconv(const float *in, float *out, int c, int h, int w, int g, int k, const float *wt,
-                const float *bias, const float *map, int nthreads)
-{
-    pk_dwconv(in, out, c, h, w, g, k, wt, bias, map, nthreads);
-}
-
-void pkx_gemm_run(const float *packed, const float *bias, const pk_gemm_job *job, int epilogue,
-                  int nthreads)
-{
-    pk_gemm_run(packed, bias, job, epilogue, nthreads);
-}
-
-void pkx_ln_stats(const float *in, float *stats, int c, int hw, float eps, int nthreads)
-{
-    pk_ln_stats(in, stats, c, hw, eps, nthreads);
-}
-
-void pkx_gelu(const float *in, float *out, int64_t n, int nthreads) { pk_gelu(in, out, n, nthreads); }
-
-void pkx_mul_channel(const float *in, float *out, int c, int hw, const float *gamma, int nthreads)
-{
-    pk_mul_channel(in, out, c, hw, gamma, nthreads);
-}
-
-void pkx_add(const float *a, const float *b, float *out, int64_t n, int64_t rest, int nthreads)
-{
-    pk_add(a, b, out, n, rest, nthreads);
-}
-
-void pkx_batchnorm(const float *in, float *out, int c, int hw, int g, const float *wt,
-                   const float *bias, const float *mean, const float *var, float eps)
-{
-    pk_batchnorm(in, out, c, hw, g, wt, bias, mean, var, eps);
-}
-
-void pkx_avgpool(const float *in, float *out, int c, int hw) { pk_avgpool(in, out, c, hw); }
 
 /* ---- the lowered conv, generic ---- */
 
@@ -227,11 +170,3 @@ void pkx_box_gather(const float *in, float *out, const float *theta, const float
                (size_t)((cfg->c - cfg->g) * plane) * sizeof(float));
     box_plan_free(&p);
 }
-
-#define SYM(f) {#f, (const void *)f}
-const host_symbol host_kernel_symbols[] = {
-    SYM(pkx_conv2d), SYM(pkx_layernorm), SYM(pkx_dwconv), SYM(pkx_gemm_run), SYM(pkx_ln_stats), SYM(pkx_gelu),
-    SYM(pkx_mul_channel), SYM(pkx_add), SYM(pkx_batchnorm), SYM(pkx_avgpool),
-    SYM(pkx_box_gather),
-};
-const int host_kernel_count = sizeof host_kernel_symbols / sizeof host_kernel_symbols[0];

@@ -3,7 +3,8 @@
  * (pelkc_runtime.c, the C API), both from text in memory; their includes of
  * pelkc's own headers are replaced by the embedded copies, so nothing is
  * read from or written to disk but the system headers. The kernels and the
- * weights are handed to tcc by address (tcc_add_symbol). */
+ * weights are handed to tcc by address (tcc_add_symbol): the runtime's kernel
+ * library (runtime/pelkc_kernels_lib.h) and the generic lowered conv. */
 #define _GNU_SOURCE /* open_memstream */
 #include <libtcc.h>
 #include <stdio.h>
@@ -13,8 +14,8 @@
 
 #include "../../common/embedded.h"
 #include "../../common/version.h"
+#include "../../runtime/pelkc_host.h"
 #include "../backend.h"
-#include "host_kernels.h"
 
 #ifndef PELKC_HALIDE_INCLUDE
 #define PELKC_HALIDE_INCLUDE "/usr/include/halide14"
@@ -165,8 +166,9 @@ int tcc_build(const ir_graph *g, const build_options *o, tcc_model **out, tcc_ti
     tm.compile = seconds() - t0;
     t0 = seconds();
     if (!rc) {
-        for (int i = 0; i < host_kernel_count; i++)
-            tcc_add_symbol(m->s, host_kernel_symbols[i].name, host_kernel_symbols[i].addr);
+        for (const pkl_symbol *k = pkl_symbols; k->name; k++)
+            tcc_add_symbol(m->s, k->name, k->address);
+        tcc_add_symbol(m->s, "pkx_box_gather", (const void *)pkx_box_gather);
         tcc_add_symbol(m->s, "pelkc_weights", m->weights);
         if (tcc_relocate(m->s, TCC_RELOCATE_AUTO) < 0)
             rc = d->msg[0] ? -1 : diag_set(d, "tcc: linking in memory failed");

@@ -58,7 +58,7 @@ LLVMValueRef lg_function(lgen *g, const char *name, LLVMTypeRef ret, LLVMTypeRef
 LLVMValueRef lg_declare(lgen *g, const char *name, LLVMTypeRef ret, LLVMTypeRef *params, int n);
 LLVMValueRef lg_call(lgen *g, LLVMValueRef fn, LLVMValueRef *args, int n);
 
-/* The module for graph g: run_image, one specialised function per box_gather
+/* The module for graph g: run_batch, one specialised function per box_gather
  * configuration, the kernels it calls (declared), and pelkc_desc. */
 int lg_build_model(lgen *g, const ir_graph *graph, pelk_diag *d);
 /* box_gather op `index`'s specialised function (its first op of the configuration). */

@@ -1,14 +1,16 @@
 /* The LLVM backend's per-model code, the LLVM IR twin of backends/c/emit_c.c:
- * run_image runs one image through the ops in order (run_batch calls it per
- * image), calling the runtime
- * kernels (runtime/pelkc_kernels_lib.c, compiled when pelkc was built) with
- * every shape, arena offset and weight offset a literal, and the specialised
- * box_gather functions (llvm_box_gather.c); pelkc_desc describes the model
- * to the runtime API (runtime/pelkc_internal.h). */
+ * run_batch runs a chunk of images through the ops in order, layer by layer,
+ * calling the runtime kernels (runtime/pelkc_kernels_lib.c, compiled when
+ * pelkc was built) with every shape, arena offset and weight offset a
+ * literal: a matrix product once for the chunk (pkl_gemm_run, so each weight
+ * panel is read once for all the images), the other ops image by image; and
+ * the specialised box_gather functions (llvm_box_gather.c). pelkc_desc
+ * describes the model to the runtime API (runtime/pelkc_internal.h). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../passes/passes.h"
+#include "../../runtime/pelkc_internal.h"
 #include "../c/emit_c_internal.h"
 #include "llvm_internal.h"
 
@@ -20,21 +22,30 @@ typedef struct kernel_sig {
 
 static const kernel_sig kernels[] = {
     {"pkl_conv2d", "ppiiippiiii"},  {"pkl_layernorm", "ppiippfi"},
-    {"pkl_dwconv", "ppiiiiipppi"},  {"pkl_linear", "ppppppiiiiiiii"},
+    {"pkl_dwconv", "ppiiiiipppi"},  {"pkl_gemm_run", "pppii"},
     {"pkl_ln_stats", "ppiifi"},
     {"pkl_gelu", "ppli"},           {"pkl_mul_channel", "ppiipi"},
     {"pkl_add", "ppplli"},          {"pkl_batchnorm", "ppiiippppf"},
     {"pkl_avgpool", "ppii"},
 };
 
+/* pk_gemm_job's fields (runtime/pelkc_job.h): X, Y, R, S, then seven ints. */
+enum { JOB_X, JOB_Y, JOB_R, JOB_S, JOB_NIMG, JOB_O, JOB_I, JOB_P, JOB_PATCH, JOB_IN_H, JOB_IN_W,
+       JOB_FIELDS };
+
 typedef struct model_gen {
     lgen *g;
     const ir_graph *graph;
     memory_plan plan;
     weight_layout weights;
-    LLVMValueRef input, output, arena, nthreads, null;
-    int64_t stats_offset; /* the fused norms' statistics, after the planned values (as emit_c.c) */
-    LLVMValueRef *box_fn; /* per op: its box_gather function, or NULL */
+    LLVMValueRef input, output, arena, scratch, nthreads, null;
+    LLVMValueRef nimg, nimg32; /* images in the chunk, as an i64 and as the i32 parameter */
+    LLVMValueRef n;          /* i64: the image whose operands value_ref gives (a loop counter) */
+    LLVMValueRef in_n, out_n, arena_n; /* image n's input, output and arena (once asked for) */
+    LLVMValueRef X, Y, R, S; /* [PELKC_MAX_BATCH x ptr]: a matrix product's operands per image */
+    LLVMTypeRef job_t;
+    LLVMValueRef job;        /* the pk_gemm_job handed to pkl_gemm_run */
+    LLVMValueRef *box_fn;    /* per op: its box_gather function, or NULL */
 } model_gen;
 
 /* Call kernel `name` with args, checked against its signature. */
@@ -54,13 +65,45 @@ static void call_kernel(model_gen *m, const char *name, LLVMValueRef *args, int 
     lg_call(g, lg_declare(g, name, g->voidt, params, n), args, n);
 }
 
+/* for (n = 0; n < nimg; n++) { ... }: in the body, value_ref and arena_ref
+ * give image n's operands (the loop body is one block, so what they compute
+ * once serves the rest of it). */
+static void image_loop(model_gen *m, lg_loop *l)
+{
+    lg_for(m->g, l, lg_i64(m->g, 0), m->nimg, 1);
+    m->n = l->iv;
+}
+
+static void image_loop_end(model_gen *m, lg_loop *l)
+{
+    lg_end(m->g, l);
+    m->n = m->in_n = m->out_n = m->arena_n = NULL;
+}
+
+/* base + n * floats, computed on first use in the loop body */
+static LLVMValueRef image_base(model_gen *m, LLVMValueRef *cached, LLVMValueRef base,
+                               int64_t floats)
+{
+    if (!*cached)
+        *cached = lg_at(m->g, base, lg_mul(m->g, m->n, floats));
+    return *cached;
+}
+
+/* Image n's part of the arena, at offset floats. */
+static LLVMValueRef arena_ref(model_gen *m, int64_t offset)
+{
+    return lg_atc(m->g, image_base(m, &m->arena_n, m->arena, m->plan.arena_floats), offset);
+}
+
+/* Image n's copy of value v: the caller's input or output, or its arena. */
 static LLVMValueRef value_ref(model_gen *m, int v)
 {
-    if (v == m->graph->input)
-        return m->input;
-    if (v == m->graph->output)
-        return m->output;
-    return lg_atc(m->g, m->arena, m->plan.offset[v]);
+    const ir_graph *graph = m->graph;
+    if (v == graph->input)
+        return image_base(m, &m->in_n, m->input, ir_value_numel(&graph->values[v]));
+    if (v == graph->output)
+        return image_base(m, &m->out_n, m->output, ir_value_numel(&graph->values[v]));
+    return arena_ref(m, m->plan.offset[v]);
 }
 
 /* Constant operand k of op, or NULL when the op has fewer. */
@@ -72,27 +115,59 @@ static LLVMValueRef const_ref(model_gen *m, const ir_op *op, int k)
     return LLVMBuildInBoundsGEP2(m->g->b, m->g->i8, m->g->weights, &off, 1, "");
 }
 
-/* A matrix product (pointwise op, or patchify conv: patch > 0) through
- * pkl_linear, its fused LayerNorm's statistics first (pkl_ln_stats). */
-static void gen_linear(model_gen *m, const ir_op *op, LLVMValueRef x, LLVMValueRef y,
-                       LLVMValueRef res, LLVMValueRef w, LLVMValueRef bias, int inputs, int patch)
+static void store_at(model_gen *m, LLVMValueRef array, LLVMValueRef v)
+{
+    LLVMValueRef at = LLVMBuildInBoundsGEP2(m->g->b, m->g->ptr, array, &m->n, 1, "");
+    LLVMBuildStore(m->g->b, v, at);
+}
+
+/* A matrix product over the chunk (pointwise op, or patchify conv: patch >
+ * 0), as emit_c.c's emit_matmul: a fused norm's statistics first, image by
+ * image (pkl_ln_stats), then the images' operands gathered into X, Y, R, S
+ * and one pkl_gemm_run. */
+static void gen_matmul(model_gen *m, const ir_op *op, int inputs, int patch)
 {
     lgen *g = m->g;
     const ir_value *in = &m->graph->values[op->in[0]], *out = &m->graph->values[op->out];
-    LLVMValueRef stats = m->null;
-    if (op->eps > 0) {
-        stats = lg_atc(g, m->arena, m->stats_offset);
-        LLVMValueRef a[] = {x, stats, lg_i32(g, in->c), lg_i32(g, in->h * in->w),
+    int res = op->n_in > 1, norm = op->eps > 0;
+    lg_loop l;
+    if (norm) {
+        image_loop(m, &l);
+        LLVMValueRef a[] = {value_ref(m, op->in[0]), arena_ref(m, m->plan.stats_offset),
+                            lg_i32(g, in->c), lg_i32(g, in->h * in->w),
                             LLVMConstReal(g->f32, (float)op->eps), m->nthreads};
         call_kernel(m, "pkl_ln_stats", a, 6);
+        image_loop_end(m, &l);
     }
-    LLVMValueRef a[] = {w, bias, x, y, res, stats, lg_i32(g, out->c), lg_i32(g, inputs),
-                        lg_i32(g, out->h * out->w), lg_i32(g, patch), lg_i32(g, in->h),
-                        lg_i32(g, in->w), lg_i32(g, op->act), m->nthreads};
-    call_kernel(m, "pkl_linear", a, 14);
+    image_loop(m, &l);
+    store_at(m, m->X, value_ref(m, op->in[0]));
+    store_at(m, m->Y, value_ref(m, op->out));
+    if (res)
+        store_at(m, m->R, value_ref(m, op->in[1]));
+    if (norm)
+        store_at(m, m->S, arena_ref(m, m->plan.stats_offset));
+    image_loop_end(m, &l);
+    /* the job: its literal fields a constant, then the arrays and the image count */
+    LLVMValueRef f[JOB_FIELDS] = {m->null, m->null, m->null, m->null, lg_i32(g, 0),
+                                  lg_i32(g, out->c), lg_i32(g, inputs), lg_i32(g, out->h * out->w),
+                                  lg_i32(g, patch), lg_i32(g, in->h), lg_i32(g, in->w)};
+    LLVMValueRef job = LLVMConstNamedStruct(m->job_t, f, JOB_FIELDS);
+    job = LLVMBuildInsertValue(g->b, job, m->X, JOB_X, "");
+    job = LLVMBuildInsertValue(g->b, job, m->Y, JOB_Y, "");
+    if (res)
+        job = LLVMBuildInsertValue(g->b, job, m->R, JOB_R, "");
+    if (norm)
+        job = LLVMBuildInsertValue(g->b, job, m->S, JOB_S, "");
+    job = LLVMBuildInsertValue(g->b, job, m->nimg32, JOB_NIMG, "");
+    LLVMBuildStore(g->b, job, m->job);
+    /* the weight is stored packed for pk_gemm (backends/weights_blob.c) */
+    LLVMValueRef a[] = {const_ref(m, op, 0), const_ref(m, op, 1), m->job, lg_i32(g, op->act),
+                        m->nthreads};
+    call_kernel(m, "pkl_gemm_run", a, 5);
 }
 
-static int gen_op(model_gen *m, const ir_op *op, int index, pelk_diag *d)
+/* Op for image n: one kernel call. */
+static int gen_image_op(model_gen *m, const ir_op *op, int index, pelk_diag *d)
 {
     lgen *g = m->g;
     const ir_graph *graph = m->graph;
@@ -106,11 +181,6 @@ static int gen_op(model_gen *m, const ir_op *op, int index, pelk_diag *d)
     switch (op->kind) {
     case OP_CONV2D: {
         const ir_const *w = &graph->consts[op->cst[0]];
-        if (op_is_patchify(graph, op)) { /* one matrix product, im2col as it packs (as emit_c.c) */
-            int k = w->shape[2];
-            gen_linear(m, op, x, y, m->null, c0, c1, in->c * k * k, k);
-            break;
-        }
         LLVMValueRef a[] = {x, y, lg_i32(g, in->c), lg_i32(g, in->h), lg_i32(g, in->w), c0, c1,
                             lg_i32(g, w->shape[0]), lg_i32(g, w->shape[2]), lg_i32(g, op->stride), nt};
         call_kernel(m, "pkl_conv2d", a, 11);
@@ -129,14 +199,10 @@ static int gen_op(model_gen *m, const ir_op *op, int index, pelk_diag *d)
         break;
     }
     case OP_BOX_GATHER: {
-        LLVMValueRef a[] = {x, y, c0, c1, c2, LLVMGetParam(g->fn, 3), nt};
+        LLVMValueRef a[] = {x, y, c0, c1, c2, m->scratch, nt};
         lg_call(g, m->box_fn[index], a, 7);
         break;
     }
-    case OP_POINTWISE:
-        /* the weight is stored packed for pk_gemm (backends/weights_blob.c) */
-        gen_linear(m, op, x, y, x2 ? x2 : m->null, c0, c1, in->c, 0);
-        break;
     case OP_GELU: {
         LLVMValueRef a[] = {x, y, lg_i64(g, numel), nt};
         call_kernel(m, "pkl_gelu", a, 4);
@@ -171,6 +237,26 @@ static int gen_op(model_gen *m, const ir_op *op, int index, pelk_diag *d)
     return 0;
 }
 
+/* Op for the whole chunk: a matrix product at once, any other op image by image. */
+static int gen_op(model_gen *m, const ir_op *op, int index, pelk_diag *d)
+{
+    const ir_value *in = &m->graph->values[op->in[0]];
+    if (op->kind == OP_POINTWISE) {
+        gen_matmul(m, op, in->c, 0);
+        return 0;
+    }
+    if (op_is_patchify(m->graph, op)) { /* im2col as it packs (as emit_c.c) */
+        int k = m->graph->consts[op->cst[0]].shape[2];
+        gen_matmul(m, op, in->c * k * k, k);
+        return 0;
+    }
+    lg_loop l;
+    image_loop(m, &l);
+    int rc = gen_image_op(m, op, index, d);
+    image_loop_end(m, &l);
+    return rc;
+}
+
 /* pelkc_desc: the descriptor pelkc_runtime.c reads (pelkc_internal.h's layout). */
 static void gen_desc(lgen *g, const ir_graph *graph, LLVMValueRef run_batch, int64_t arena,
                      int64_t scratch)
@@ -197,22 +283,31 @@ static void gen_desc(lgen *g, const ir_graph *graph, LLVMValueRef run_batch, int
 }
 
 /* run_batch(in, out, nimg, arena, scratch, nthreads), as pelkc_internal.h
- * asks: here one image after another through run_image, in the arena's first
- * image (the C backend runs the batch layer by layer instead). */
-static LLVMValueRef gen_run_batch(lgen *g, const ir_graph *graph, LLVMValueRef run_image)
+ * asks: its parameters, and at its entry the arrays and the job a matrix
+ * product hands to pkl_gemm_run. */
+static LLVMValueRef gen_entry(model_gen *m)
 {
+    lgen *g = m->g;
     LLVMTypeRef params[] = {g->ptr, g->ptr, g->i32, g->ptr, g->ptr, g->i32};
     LLVMValueRef fn = lg_function(g, "run_batch", g->voidt, params, 6, 1);
-    LLVMValueRef nimg = LLVMBuildSExt(g->b, LLVMGetParam(fn, 2), g->i64, "");
-    lg_loop l;
-    lg_for(g, &l, lg_i64(g, 0), nimg, 1);
-    LLVMValueRef a[] = {
-        lg_at(g, LLVMGetParam(fn, 0), lg_mul(g, l.iv, ir_value_numel(&graph->values[graph->input]))),
-        lg_at(g, LLVMGetParam(fn, 1), lg_mul(g, l.iv, ir_value_numel(&graph->values[graph->output]))),
-        LLVMGetParam(fn, 3), LLVMGetParam(fn, 4), LLVMGetParam(fn, 5)};
-    lg_call(g, run_image, a, 5);
-    lg_end(g, &l);
-    LLVMBuildRetVoid(g->b);
+    m->input = LLVMGetParam(fn, 0);
+    m->output = LLVMGetParam(fn, 1);
+    m->nimg32 = LLVMGetParam(fn, 2);
+    m->nimg = LLVMBuildSExt(g->b, m->nimg32, g->i64, "");
+    m->arena = LLVMGetParam(fn, 3);
+    m->scratch = LLVMGetParam(fn, 4);
+    m->nthreads = LLVMGetParam(fn, 5);
+    LLVMTypeRef images = LLVMArrayType(g->ptr, PELKC_MAX_BATCH);
+    m->X = LLVMBuildAlloca(g->b, images, "X");
+    m->Y = LLVMBuildAlloca(g->b, images, "Y");
+    m->R = LLVMBuildAlloca(g->b, images, "R");
+    m->S = LLVMBuildAlloca(g->b, images, "S");
+    LLVMTypeRef fields[JOB_FIELDS];
+    for (int f = 0; f < JOB_FIELDS; f++)
+        fields[f] = f < JOB_NIMG ? g->ptr : g->i32;
+    m->job_t = LLVMStructCreateNamed(g->ctx, "pk_gemm_job");
+    LLVMStructSetBody(m->job_t, fields, JOB_FIELDS, 0);
+    m->job = LLVMBuildAlloca(g->b, m->job_t, "job");
     return fn;
 }
 
@@ -242,27 +337,13 @@ int lg_build_model(lgen *g, const ir_graph *graph, pelk_diag *d)
         }
     plan_memory(graph, &m.plan);
     layout_weights(graph, &m.weights);
-    int64_t stats = 0; /* floats of the fused norms' statistics */
-    for (int i = 0; i < graph->n_ops; i++) {
-        const ir_op *op = &graph->ops[i];
-        const ir_value *in = &graph->values[op->in[0]];
-        if (op->eps > 0 && (op->kind == OP_POINTWISE || op->kind == OP_CONV2D) &&
-            2 * (int64_t)in->h * in->w > stats)
-            stats = 2 * (int64_t)in->h * in->w;
-    }
-    m.stats_offset = m.plan.arena_floats;
-    LLVMTypeRef params[] = {g->ptr, g->ptr, g->ptr, g->ptr, g->i32};
-    LLVMValueRef run = lg_function(g, "run_image", g->voidt, params, 5, 1);
-    m.input = LLVMGetParam(run, 0);
-    m.output = LLVMGetParam(run, 1);
-    m.arena = LLVMGetParam(run, 2);
-    m.nthreads = LLVMGetParam(run, 4);
+    LLVMValueRef run = gen_entry(&m);
     int rc = 0;
     for (int i = 0; i < graph->n_ops && !rc; i++)
         rc = gen_op(&m, &graph->ops[i], i, d);
     LLVMBuildRetVoid(g->b);
     if (!rc)
-        gen_desc(g, graph, gen_run_batch(g, graph, run), m.plan.arena_floats + stats, scratch);
+        gen_desc(g, graph, run, m.plan.arena_floats, scratch);
     memory_plan_free(&m.plan);
     weight_layout_free(&m.weights);
     free(m.box_fn);

@@ -2,29 +2,7 @@
 # The command line's contract: bad input gives one readable line on stderr,
 # a nonzero exit, and no output file; --help tells the truth.
 # usage: test_cli.sh PELKC SOURCE_DIR
-PELKC=$1
-SRC=$2
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-passed=0
-failed=0
-
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
-
-# expect_fail WANT_SUBSTRING OUTPUT_FILE_THAT_MUST_NOT_EXIST CMD...
-expect_fail() {
-    want=$1; out=$2; shift 2
-    "$@" >"$T/stdout" 2>"$T/stderr"
-    rc=$?
-    lines=$(wc -l <"$T/stderr")
-    if [ $rc -eq 0 ]; then bad "exit 0 from: $*"; return; fi
-    if [ $rc -gt 1 ]; then bad "exit $rc (crash?) from: $*"; cat "$T/stderr" >&2; return; fi
-    if [ "$lines" -ne 1 ]; then bad "$lines lines on stderr from: $*"; cat "$T/stderr" >&2; return; fi
-    if ! grep -qF -- "$want" "$T/stderr"; then bad "stderr lacks '$want': $(cat "$T/stderr")"; return; fi
-    if [ -n "$out" ] && [ -e "$out" ]; then bad "$out was written by: $*"; return; fi
-    ok
-}
+. "$(dirname "$0")/lib.sh"
 
 cat >"$T/bad.yaml" <<'YAML'
 name: bad
@@ -106,5 +84,4 @@ for cmd in check compile run "emit ir" "emit c" "emit ptx" --print-after-all --r
 done
 "$PELKC" --version | grep -q "^pelkc " && ok || bad "--version"
 
-echo "$passed passed, $failed failed"
-[ $failed -eq 0 ]
+finish

@@ -4,14 +4,7 @@
 # (The outputs are checked against the float64 reference by the numeric_tcc_* and
 # numeric_clang_* tests, through tests/ref/check_model.py --compiler.)
 # usage: test_tcc.sh PELKC SOURCE_DIR
-PELKC=$1
-SRC=$2
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
+. "$(dirname "$0")/lib.sh"
 
 # the orchestration C (--cc tcc) and the specialised C, by each of the three compilers
 for spec in v04_rows_cols_asym_lists_border v13_pelk_t_mini_default_grid; do
@@ -41,23 +34,15 @@ echo "$out" | grep -q "by cc -O3" && echo "$out" | grep -q "^image 0, top 5 clas
 out=$("$PELKC" bench-conv --kernel 13 --grid '{center: 3, base: 2}' --channels 4 --size 8x8 --iters 2 --cc tcc 2>&1)
 echo "$out" | grep -q "^built by: libtcc in process" && ok || bad "bench-conv --cc tcc: $out"
 
-# errors: one line, exit 1
-expect_fail() {
-    want=$1; shift
-    "$@" >"$T/out" 2>"$T/err"
-    rc=$?
-    if [ $rc -eq 1 ] && [ "$(wc -l <"$T/err")" -eq 1 ] && grep -qF -- "$want" "$T/err"; then ok
-    else bad "want exit 1 and '$want' from: $* (exit $rc: $(cat "$T/err"))"; fi
-}
-expect_fail "run needs --weights W.safetensors or --random-weights SEED" "$PELKC" run "$S"
-expect_fail "compile --cc tcc: tcc compiles in process" "$PELKC" compile "$S" --random-weights 1 -o "$T/m.so" --cc tcc
+# errors: one line, exit 1, nothing written
+expect_fail "run needs --weights W.safetensors or --random-weights SEED" "" "$PELKC" run "$S"
+expect_fail "compile --cc tcc: tcc compiles in process" "$T/m.so" \
+    "$PELKC" compile "$S" --random-weights 1 -o "$T/m.so" --cc tcc
 cat >"$T/bad.yaml" <<'YAML'
 name: bad
 input: {channels: 3, height: 32, width: 32}
 stages: [{dim: 8, depth: 1, kernel: 9, grid: [4, 1, 3]}]
 YAML
-expect_fail "$T/bad.yaml:3:" "$PELKC" run "$T/bad.yaml" --random-weights 1
-[ ! -e "$T/m.so" ] && ok || bad "m.so written"
+expect_fail "$T/bad.yaml:3:" "" "$PELKC" run "$T/bad.yaml" --random-weights 1
 
-echo "test_tcc: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -34,23 +34,10 @@
 #include <string.h>
 
 #include "check.h"
+#include "rng.h"
 
 enum { GUARD = 64 };
 static const float GUARD_VALUE = -12345.678f;
-
-static unsigned rng = 2463534242u;
-
-static unsigned next_u32(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 17;
-    rng ^= rng << 5;
-    return rng;
-}
-
-static float frand(void) { return (float)(next_u32() >> 8) / 16777216.0f * 2.0f - 1.0f; }
-
-static int irand(int lo, int hi) { return lo + (int)(next_u32() % (unsigned)(hi - lo + 1)); }
 
 /* floats with GUARD guard floats on both sides */
 static float *guarded(size_t n)

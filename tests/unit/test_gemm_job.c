@@ -31,20 +31,7 @@
 #include <time.h>
 
 #include "check.h"
-
-static unsigned rng;
-
-static unsigned next_u32(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 17;
-    rng ^= rng << 5;
-    return rng;
-}
-
-static float frand(void) { return (float)(next_u32() >> 8) / 16777216.0f * 2.0f - 1.0f; }
-
-static int irand(int lo, int hi) { return lo + (int)(next_u32() % (unsigned)(hi - lo + 1)); }
+#include "rng.h"
 
 static double gelu_ref(double y) { return 0.5 * y * (1.0 + erf(y / sqrt(2.0))); }
 
