@@ -171,23 +171,6 @@ static void emit_op(emitter *e, const ir_op *op, int index)
     }
 }
 
-/* Where a batch starts running layer by layer. A matrix product gains from
- * a batch only when its pixels are few (P < 256: the vector tails of P = 49
- * and 196, the weight panels streamed once for all the images); before the
- * first such op every image runs alone through the ops, so its activations
- * stay in the last-level cache instead of the whole batch's streaming from
- * memory. Results are the same bits either way. */
-static int first_batched_op(const ir_graph *g)
-{
-    for (int i = 0; i < g->n_ops; i++) {
-        const ir_op *op = &g->ops[i];
-        const ir_value *out = &g->values[op->out];
-        if ((op->kind == OP_POINTWISE || op_is_patchify(g, op)) && out->h * out->w < 256)
-            return i;
-    }
-    return g->n_ops;
-}
-
 static const char run_params[] = "(const float *input, float *output, int nimg, float *arena,\n"
                                  "                      float *scratch, int nthreads)\n{\n"
                                  "    const float *X[PELKC_MAX_BATCH], *R[PELKC_MAX_BATCH], "

@@ -1,6 +1,7 @@
 /* The LLVM backend's per-model code, the LLVM IR twin of backends/c/emit_c.c:
- * run_batch runs a chunk of images through the ops in order, layer by layer,
- * calling the runtime kernels (runtime/pelkc_kernels_lib.c, compiled when
+ * run_batch runs a chunk of images through the ops in order (the early,
+ * pixel-heavy ops image by image, in run_image_first; the rest layer by
+ * layer: first_batched_op), calling the runtime kernels (runtime/pelkc_kernels_lib.c, compiled when
  * pelkc was built) with every shape, arena offset and weight offset a
  * literal: a matrix product once for the chunk (pkl_gemm_run, so each weight
  * panel is read once for all the images), the other ops image by image; and
@@ -282,14 +283,14 @@ static void gen_desc(lgen *g, const ir_graph *graph, LLVMValueRef run_batch, int
         LLVMSetVisibility(desc, LLVMHiddenVisibility);
 }
 
-/* run_batch(in, out, nimg, arena, scratch, nthreads), as pelkc_internal.h
- * asks: its parameters, and at its entry the arrays and the job a matrix
- * product hands to pkl_gemm_run. */
-static LLVMValueRef gen_entry(model_gen *m)
+/* A function with run_batch's parameters (in, out, nimg, arena, scratch,
+ * nthreads, as pelkc_internal.h asks), and at its entry the arrays and the
+ * job a matrix product hands to pkl_gemm_run. */
+static LLVMValueRef gen_entry(model_gen *m, const char *name)
 {
     lgen *g = m->g;
     LLVMTypeRef params[] = {g->ptr, g->ptr, g->i32, g->ptr, g->ptr, g->i32};
-    LLVMValueRef fn = lg_function(g, "run_batch", g->voidt, params, 6, 1);
+    LLVMValueRef fn = lg_function(g, name, g->voidt, params, 6, 1);
     m->input = LLVMGetParam(fn, 0);
     m->output = LLVMGetParam(fn, 1);
     m->nimg32 = LLVMGetParam(fn, 2);
@@ -302,11 +303,13 @@ static LLVMValueRef gen_entry(model_gen *m)
     m->Y = LLVMBuildAlloca(g->b, images, "Y");
     m->R = LLVMBuildAlloca(g->b, images, "R");
     m->S = LLVMBuildAlloca(g->b, images, "S");
-    LLVMTypeRef fields[JOB_FIELDS];
-    for (int f = 0; f < JOB_FIELDS; f++)
-        fields[f] = f < JOB_NIMG ? g->ptr : g->i32;
-    m->job_t = LLVMStructCreateNamed(g->ctx, "pk_gemm_job");
-    LLVMStructSetBody(m->job_t, fields, JOB_FIELDS, 0);
+    if (!m->job_t) {
+        LLVMTypeRef fields[JOB_FIELDS];
+        for (int f = 0; f < JOB_FIELDS; f++)
+            fields[f] = f < JOB_NIMG ? g->ptr : g->i32;
+        m->job_t = LLVMStructCreateNamed(g->ctx, "pk_gemm_job");
+        LLVMStructSetBody(m->job_t, fields, JOB_FIELDS, 0);
+    }
     m->job = LLVMBuildAlloca(g->b, m->job_t, "job");
     return fn;
 }
@@ -337,9 +340,28 @@ int lg_build_model(lgen *g, const ir_graph *graph, pelk_diag *d)
         }
     plan_memory(graph, &m.plan);
     layout_weights(graph, &m.weights);
-    LLVMValueRef run = gen_entry(&m);
-    int rc = 0;
-    for (int i = 0; i < graph->n_ops && !rc; i++)
+    int rc = 0, split = first_batched_op(graph);
+    LLVMValueRef first = NULL;
+    if (split > 0) { /* ops [0, split): one image at a time */
+        first = gen_entry(&m, "run_image_first");
+        for (int i = 0; i < split && !rc; i++)
+            rc = gen_op(&m, &graph->ops[i], i, d);
+        LLVMBuildRetVoid(g->b);
+    }
+    LLVMValueRef run = gen_entry(&m, "run_batch");
+    if (split > 0 && !rc) {
+        lg_loop l;
+        lg_for(g, &l, lg_i64(g, 0), m.nimg, 1);
+        int64_t in = ir_value_numel(&graph->values[graph->input]);
+        int64_t out = ir_value_numel(&graph->values[graph->output]);
+        LLVMValueRef args[] = {lg_at(g, m.input, lg_mul(g, l.iv, in)),
+                               lg_at(g, m.output, lg_mul(g, l.iv, out)), lg_i32(g, 1),
+                               lg_at(g, m.arena, lg_mul(g, l.iv, m.plan.arena_floats)),
+                               m.scratch, m.nthreads};
+        lg_call(g, first, args, 6);
+        lg_end(g, &l);
+    }
+    for (int i = split; i < graph->n_ops && !rc; i++)
         rc = gen_op(&m, &graph->ops[i], i, d);
     LLVMBuildRetVoid(g->b);
     if (!rc)
