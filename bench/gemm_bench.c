@@ -88,6 +88,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "bench_util.h"
 #ifdef HAVE_OPENBLAS
 #include <cblas.h>
 #undef I /* <complex.h>, via openblas_config.h */
@@ -137,19 +139,6 @@ static const int lib_built[NLIB] = {
     0,
 #endif
 };
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec / 1e9;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 #ifdef HAVE_DNNL_MATMUL
 /* one matmul primitive with its memories: src/dst wrap the job's buffers,
@@ -491,13 +480,7 @@ int main(int argc, char **argv)
         }
     }
     int nimg = batch > 1 ? batch : 1;
-    double load = -1;
-    FILE *la = fopen("/proc/loadavg", "r");
-    if (la) {
-        if (fscanf(la, "%lf", &load) != 1)
-            load = -1;
-        fclose(la);
-    }
+    double load = load_average();
     printf("pk_gemm: PK_VEC %d, MR %d x NV %d, KC %d; peak %.0f GFLOP/s per core; %s of runs; "
            "%s; load average %.2f\n",
            PK_VEC, PK_GEMM_MR, PK_GEMM_NV, PK_GEMM_KC, peak, use_min ? "fastest" : "median",

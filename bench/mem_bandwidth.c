@@ -22,18 +22,7 @@
 #include <string.h>
 #include <time.h>
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec / 1e9;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
+#include "bench_util.h"
 
 static void copy(float *restrict c, const float *restrict a, long n, int nt)
 {
@@ -103,13 +92,7 @@ int main(int argc, char **argv)
         b[i] = 2.0f;
         c[i] = 0.5f;
     }
-    double load = -1;
-    FILE *la = fopen("/proc/loadavg", "r");
-    if (la) {
-        if (fscanf(la, "%lf", &load) != 1)
-            load = -1;
-        fclose(la);
-    }
+    double load = load_average();
     printf("mem_bandwidth: 3 arrays x %ld MiB float32, %d cores, median of %d runs; load "
            "average %.2f\n",
            mib, ncores, runs, load);
