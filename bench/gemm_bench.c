@@ -19,6 +19,8 @@
  *       -I/usr/include/x86_64-linux-gnu/openblas-pthread -DHAVE_BLIS \
  *       -DHAVE_DNNL_SGEMM -DHAVE_DNNL_MATMUL bench/gemm_bench.c \
  *       -o build/gemm_bench_all -lopenblas -lblis -ldnnl -lm
+ * OpenBLAS 0.3.21 runs its Haswell (AVX2) kernels on Zen 5 unless started
+ * with OPENBLAS_CORETYPE=SkylakeX in the environment (its AVX-512 kernels).
  * Run: build/gemm_bench [--peak GFLOPS] [--min-time SECONDS] [--batch N] [--stat median|min]
  *                        [--cold] [--dnnl-act nhwc|nchw]
  *   --peak: one core's peak (bench/peak_fma.c; default 227), for the % columns
