@@ -9,25 +9,14 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "bench_util.h"
+
 #if defined(__AVX512F__)
 #define VEC 16
 #else
 #define VEC 8
 #endif
 typedef float vf __attribute__((vector_size(VEC * 4)));
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec / 1e9;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* GFLOP/s of one thread: the median of 7 timed runs of the chains. */
 static double chains_rate(double *rates)
