@@ -783,18 +783,4 @@ static inline void pk_gemm(const float *packed, const float *bias, const float *
     pk_gemm_batch(packed, bias, &X, &Y, 1, O, I, P, epilogue, nthreads);
 }
 
-/* One image through a linear layer, every operand a plain argument (what
- * generated code calls): y = act(W src(x) + bias) (+ res), where src reads x
- * as pk_gemm_job describes (patch = 0: x is [I][P]; patch = k: x is the
- * [I/(k*k)][in_h][in_w] map, a conv with kernel = stride = k) and, when
- * stats is not NULL, normalises it with pk_ln_stats' statistics. */
-static inline void pk_linear(const float *packed, const float *bias, const float *x, float *y,
-                             const float *res, const float *stats, int O, int I, int P, int patch,
-                             int in_h, int in_w, int act, int nthreads)
-{
-    pk_gemm_job job = {&x, &y, res ? &res : NULL, stats ? &stats : NULL, 1, O, I, P,
-                       patch, in_h, in_w};
-    pk_gemm_run(packed, bias, &job, act, nthreads);
-}
-
 #endif

@@ -110,7 +110,7 @@ static inline void pk_layernorm(const float *in, float *out, int c, int hw, cons
 }
 
 /* Only the statistics: stats[p] = mean, stats[hw + p] = 1/std, for a layer
- * that normalises its input as it reads it (pk_linear's norm). */
+ * that normalises its input as it reads it (pk_gemm_job's S). */
 static inline void pk_ln_stats(const float *in, float *stats, int c, int hw, float eps,
                                int nthreads)
 {
