@@ -75,13 +75,6 @@
  * with depths 3/3/9/3, at 2 threads: pelkc single images, pelkc per image of
  * a --batch batch, OpenBLAS, BLIS and dnnl_sgemm (product only), and the
  * oneDNN matmul (bias, and GELU on fc1, in the primitive). */
-#ifndef PK_VEC
-#if defined(__AVX512F__)
-#define PK_VEC 16
-#else
-#define PK_VEC 8
-#endif
-#endif
 #include "pelkc_gemm.h"
 
 #include <math.h>

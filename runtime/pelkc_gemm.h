@@ -61,8 +61,12 @@
 #include <omp.h>
 #endif
 
-#ifndef PK_VEC
+#ifndef PK_VEC /* the target's widest vectors */
+#if defined(__AVX512F__)
+#define PK_VEC 16
+#else
 #define PK_VEC 8
+#endif
 #endif
 
 #if defined(__AVX512F__) && PK_VEC == 16

@@ -13,10 +13,15 @@
 #endif
 
 /* Vectors for the specialised kernels: PK_VEC floats (set by the generated
- * code before this header; 16 for AVX-512 targets, 8 otherwise). Loads and
- * stores go through memcpy so they need no alignment. */
-#ifndef PK_VEC
+ * code before this header for its target; by default 16 where AVX-512 is
+ * on, else 8). Loads and stores go through memcpy so they need no
+ * alignment. */
+#ifndef PK_VEC /* the target's widest vectors */
+#if defined(__AVX512F__)
+#define PK_VEC 16
+#else
 #define PK_VEC 8
+#endif
 #endif
 typedef float pk_vf __attribute__((vector_size(PK_VEC * 4)));
 

@@ -6,12 +6,7 @@
  * are compiled once, when pelkc itself is built (-O3 -fopenmp -march=...),
  * and called by name with literal shapes. The signatures are mirrored in
  * backends/llvm/llvm_model.c. */
-#if defined(__AVX512F__)
-#define PK_VEC 16
-#else
-#define PK_VEC 8
-#endif
-#include "pelkc_gemm.h"
+#include "pelkc_gemm.h" /* PK_VEC: the target's widest, as the headers default */
 #include "pelkc_kernels.h"
 #include "pelkc_kernels_lib.h"
 

@@ -8,12 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__AVX512F__)
-#define PK_VEC 16
-#else
-#define PK_VEC 8
-#endif
-#include "../../runtime/pelkc_kernels.h"
+#include "../../runtime/pelkc_kernels.h" /* PK_VEC: the target's widest */
 /* after the kernels: its macros rename pk_* to pkl_* for generated code */
 #include "../../runtime/pelkc_host.h"
 

@@ -19,13 +19,6 @@
  *       tests/unit/test_gemm.c -o build/test_gemm -lm
  * PK_VEC defaults to 16 with AVX-512, else 8; -DPK_VEC=8 forces 8. */
 #define PK_GEMM_MIN_PARALLEL 0
-#ifndef PK_VEC
-#if defined(__AVX512F__)
-#define PK_VEC 16
-#else
-#define PK_VEC 8
-#endif
-#endif
 #include "pelkc_gemm.h"
 
 #include <math.h>

@@ -14,13 +14,6 @@
  * test_gemm.c (|x| of a normalised input: (|x| + |mean|) * rstd, source_ref). Batches are also bit-identical to one image at a time, and to
  * any thread count. The seed is fresh per run (printed; argv[1] repeats it). */
 #define PK_GEMM_MIN_PARALLEL 0
-#ifndef PK_VEC
-#if defined(__AVX512F__)
-#define PK_VEC 16
-#else
-#define PK_VEC 8
-#endif
-#endif
 #include "pelkc_gemm.h"
 #include "pelkc_kernels.h"
 
