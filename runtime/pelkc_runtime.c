@@ -103,23 +103,13 @@ PELKC_EXPORT void pelkc_free(pelkc_model *m)
 PELKC_EXPORT pelkc_status pelkc_input_shape(const pelkc_model *m, int32_t *channels,
                                             int32_t *height, int32_t *width)
 {
-    if (!m || !channels || !height || !width)
-        return PELKC_ERR_NULL;
-    *channels = pelkc_desc.in_c;
-    *height = pelkc_desc.in_h;
-    *width = pelkc_desc.in_w;
-    return PELKC_OK;
+    return pk_shape(m, pelkc_desc.in_c, pelkc_desc.in_h, pelkc_desc.in_w, channels, height, width);
 }
 
 PELKC_EXPORT pelkc_status pelkc_output_shape(const pelkc_model *m, int32_t *channels,
                                              int32_t *height, int32_t *width)
 {
-    if (!m || !channels || !height || !width)
-        return PELKC_ERR_NULL;
-    *channels = pelkc_desc.out_c;
-    *height = pelkc_desc.out_h;
-    *width = pelkc_desc.out_w;
-    return PELKC_OK;
+    return pk_shape(m, pelkc_desc.out_c, pelkc_desc.out_h, pelkc_desc.out_w, channels, height, width);
 }
 
 PELKC_EXPORT pelkc_status pelkc_set_threads(pelkc_model *m, int32_t threads)
@@ -185,10 +175,9 @@ PELKC_EXPORT pelkc_status pelkc_run_f32(pelkc_model *m, const float *input, int3
     if (!m)
         return PELKC_ERR_NULL;
     m->error[0] = '\0';
-    if (!input || !output)
-        return fail(m, PELKC_ERR_NULL, "input and output must not be NULL");
-    if (batch < 1)
-        return fail(m, PELKC_ERR_ARG, "batch must be at least 1, got %d", (int)batch);
+    pelkc_status s = pk_check_run_f32(input, batch, output, m->error, sizeof m->error);
+    if (s != PELKC_OK)
+        return s;
     return run_dense(m, input, batch, output);
 }
 
@@ -229,17 +218,4 @@ PELKC_EXPORT const char *pelkc_last_error(const pelkc_model *m)
     return m ? m->error : "model is NULL";
 }
 
-PELKC_EXPORT const char *pelkc_status_string(pelkc_status s)
-{
-    switch (s) {
-    case PELKC_OK: return "ok";
-    case PELKC_ERR_NULL: return "a required pointer was NULL";
-    case PELKC_ERR_SHAPE: return "a tensor's shape does not match the model";
-    case PELKC_ERR_TYPE: return "a tensor is not float32 or has no host memory";
-    case PELKC_ERR_NOMEM: return "out of memory";
-    case PELKC_ERR_ARG: return "invalid argument";
-    case PELKC_ERR_ABI: return "the caller was built against another pelkc API version";
-    case PELKC_ERR_DEVICE: return "no usable GPU (CUDA driver or device missing, or it failed)";
-    }
-    return "unknown status";
-}
+PELKC_EXPORT const char *pelkc_status_string(pelkc_status s) { return pk_status_text(s); }
