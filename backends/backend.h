@@ -52,6 +52,10 @@ int make_build_dir(char *dir, size_t cap, pelk_diag *d);
 int write_file(const char *path, const void *data, size_t n, pelk_diag *d);
 int run_tool(char *const argv[], const char *errpath, int verbose, const char *role,
              pelk_diag *d);
+/* the embedded runtime sources into dir (what the .so builds compile) */
+int write_runtime_files(const char *dir, pelk_diag *d);
+/* keep: print where dir is; else remove names[0..n) and the runtime files in it, then dir */
+void finish_build_dir(const char *dir, const char *const names[], size_t n, int keep);
 
 /* The C backend (backends/c). */
 int c_emit(const ir_graph *g, const build_options *o, FILE *out, pelk_diag *d);

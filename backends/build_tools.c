@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../common/embedded.h"
 #include "backend.h"
 
 extern char **environ;
@@ -66,4 +67,38 @@ int run_tool(char *const argv[], const char *errpath, int verbose, const char *r
         first[strcspn(first, "\n")] = '\0';
     }
     return diag_set(d, "%s '%s' failed: %s", role, argv[0], first[0] ? first : "(no message)");
+}
+
+/* The runtime's sources (common/embedded.h), written into dir for the C
+ * compiler to build beside the model. */
+int write_runtime_files(const char *dir, pelk_diag *d)
+{
+    char path[4200];
+    for (int i = 0; i < pelkc_embedded_count; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, pelkc_embedded[i].name);
+        if (write_file(path, pelkc_embedded[i].data, pelkc_embedded[i].size, d))
+            return -1;
+    }
+    return 0;
+}
+
+/* After a build in dir: say where it is when the files are kept, else
+ * remove the named files, the embedded runtime files a build may have
+ * written beside them (absent ones are skipped) and the directory. */
+void finish_build_dir(const char *dir, const char *const names[], size_t n, int keep)
+{
+    if (keep) {
+        fprintf(stderr, "pelkc: build files kept in %s\n", dir);
+        return;
+    }
+    char path[4200];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        unlink(path);
+    }
+    for (int i = 0; i < pelkc_embedded_count; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, pelkc_embedded[i].name);
+        unlink(path);
+    }
+    rmdir(dir);
 }

@@ -12,7 +12,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../../common/embedded.h"
 #include "../../common/version.h"
 #include "../backend.h"
 
@@ -22,30 +21,14 @@
 
 
 
-static void remove_dir(const char *dir)
-{
-    char path[4096];
-    const char *names[] = {"model.c", "weights.bin", "weights.S", "cc.log"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        unlink(path);
-    }
-    for (int i = 0; i < pelkc_embedded_count; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, pelkc_embedded[i].name);
-        unlink(path);
-    }
-    rmdir(dir);
-}
+static const char *const temp_names[] = {"model.c", "weights.bin", "weights.S", "cc.log"};
 
 static int build_in(const char *dir, const ir_graph *g, const build_options *o,
                     const char *so_path, pelk_diag *d)
 {
-    char path[4096], blob[4096], so[4096], cfile[4096], sfile[4096], rt[4096], errlog[4096];
-    for (int i = 0; i < pelkc_embedded_count; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, pelkc_embedded[i].name);
-        if (write_file(path, pelkc_embedded[i].data, pelkc_embedded[i].size, d))
-            return -1;
-    }
+    char blob[4096], so[4096], cfile[4096], sfile[4096], rt[4096], errlog[4096];
+    if (write_runtime_files(dir, d))
+        return -1;
     weight_layout wl;
     layout_weights(g, &wl);
     snprintf(blob, sizeof blob, "%s/weights.bin", dir);
@@ -143,9 +126,6 @@ int c_build_so(const ir_graph *g, const build_options *o, const char *so_path, p
     if (make_build_dir(dir, sizeof dir, d))
         return -1;
     int rc = build_in(dir, g, o, so_path, d);
-    if (o->keep_temps)
-        fprintf(stderr, "pelkc: build files kept in %s\n", dir);
-    else
-        remove_dir(dir);
+    finish_build_dir(dir, temp_names, sizeof temp_names / sizeof temp_names[0], o->keep_temps);
     return rc;
 }

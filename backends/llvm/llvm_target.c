@@ -261,15 +261,6 @@ int llvm_build_so(const ir_graph *graph, const build_options *o, const char *so_
     if (make_build_dir(dir, sizeof dir, d))
         return -1;
     int rc = link_in(dir, graph, o, so_path, d);
-    if (o->keep_temps) {
-        fprintf(stderr, "pelkc: build files kept in %s\n", dir);
-    } else {
-        for (size_t i = 0; i < sizeof temp_names / sizeof temp_names[0]; i++) {
-            char path[4200];
-            snprintf(path, sizeof path, "%s/%s", dir, temp_names[i]);
-            unlink(path);
-        }
-        rmdir(dir);
-    }
+    finish_build_dir(dir, temp_names, sizeof temp_names / sizeof temp_names[0], o->keep_temps);
     return rc;
 }

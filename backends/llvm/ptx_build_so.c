@@ -12,7 +12,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../../common/embedded.h"
 #include "../../common/version.h"
 #include "ptx_kernels.h"
 
@@ -84,11 +83,8 @@ static int build_in(const char *dir, const ir_graph *g, const gpu_plan *p, const
 {
     char path[4096], cfile[4096], wfile[4096], wsfile[4096], kfile[4096], so[4200], errlog[4096],
         rt[4096];
-    for (int i = 0; i < pelkc_embedded_count; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, pelkc_embedded[i].name);
-        if (write_file(path, pelkc_embedded[i].data, pelkc_embedded[i].size, d))
-            return -1;
-    }
+    if (write_runtime_files(dir, d))
+        return -1;
     snprintf(wfile, sizeof wfile, "%s/weights.bin", dir);
     snprintf(wsfile, sizeof wsfile, "%s/weights.S", dir);
     if (write_weights(g, &p->weights, wfile, d) || write_incbin(wsfile, "pelkc_weights", wfile, 0, d))
@@ -168,19 +164,6 @@ int gpu_build_so(const ir_graph *g, const build_options *o, int sm, int emulate,
     }
     int rc = build_in(dir, g, &p, o, sm, emulate, so_path, d);
     gpu_plan_free(&p);
-    if (o->keep_temps) {
-        fprintf(stderr, "pelkc: build files kept in %s\n", dir);
-        return rc;
-    }
-    char path[4200];
-    for (size_t i = 0; i < sizeof temp_names / sizeof temp_names[0]; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, temp_names[i]);
-        unlink(path);
-    }
-    for (int i = 0; i < pelkc_embedded_count; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, pelkc_embedded[i].name);
-        unlink(path);
-    }
-    rmdir(dir);
+    finish_build_dir(dir, temp_names, sizeof temp_names / sizeof temp_names[0], o->keep_temps);
     return rc;
 }
