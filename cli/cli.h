@@ -40,6 +40,10 @@ typedef struct options {
 
 int die(const char *msg);
 double now_seconds(void);
+/* open path.partial for writing (tmp gets its name); commit_partial closes it
+ * and renames it to path, or removes it and fails */
+FILE *open_partial(const char *path, char *tmp, size_t cap, pelk_diag *d);
+int commit_partial(FILE *f, const char *tmp, const char *path, pelk_diag *d);
 build_options make_build_options(const options *o);
 pass_options make_pass_options(const options *o);
 

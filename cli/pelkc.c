@@ -117,6 +117,28 @@ double now_seconds(void)
     return (double)t.tv_sec + t.tv_nsec / 1e9;
 }
 
+/* A table written to path.partial, renamed to path once whole, so a failed
+ * run never leaves a half-written file under the asked-for name. */
+FILE *open_partial(const char *path, char *tmp, size_t cap, pelk_diag *d)
+{
+    snprintf(tmp, cap, "%s.partial", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        diag_set(d, "%s: cannot write", path);
+    return f;
+}
+
+int commit_partial(FILE *f, const char *tmp, const char *path, pelk_diag *d)
+{
+    int bad = ferror(f);
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path)) {
+        remove(tmp);
+        return diag_set(d, "%s: write failed", path);
+    }
+    return 0;
+}
+
 build_options make_build_options(const options *o)
 {
     build_options bo = {.cc = o->cc, .keep_temps = o->keep_temps, .verbose = o->verbose,

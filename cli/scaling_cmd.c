@@ -61,10 +61,9 @@ static int64_t count_params(model_spec *s, int k, int peripheral, int64_t *stage
 static int write_csv(const char *path, const model_spec *s, row rows[N_K][N_FORMS], pelk_diag *d)
 {
     char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.partial", path);
-    FILE *f = fopen(tmp, "w");
+    FILE *f = open_partial(path, tmp, sizeof tmp, d);
     if (!f)
-        return diag_set(d, "%s: cannot write", path);
+        return -1;
     fprintf(f, "kernel,form,params");
     for (int i = 0; i < s->n_stages; i++)
         fprintf(f, ",conv_params_stage%d", i);
@@ -80,13 +79,7 @@ static int write_csv(const char *path, const model_spec *s, row rows[N_K][N_FORM
             else
                 fprintf(f, ",\n");
         }
-    int bad = ferror(f);
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path)) {
-        remove(tmp);
-        return diag_set(d, "%s: write failed", path);
-    }
-    return 0;
+    return commit_partial(f, tmp, path, d);
 }
 
 static int write_png(const char *path, const model_spec *s, row rows[N_K][N_FORMS],

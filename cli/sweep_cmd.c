@@ -79,10 +79,9 @@ static int write_csv(const char *path, const variant *v, int n, const char *comp
                      pelk_diag *d)
 {
     char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.partial", path);
-    FILE *f = fopen(tmp, "w");
+    FILE *f = open_partial(path, tmp, sizeof tmp, d);
     if (!f)
-        return diag_set(d, "%s: cannot write", path);
+        return -1;
     fprintf(f, "variant,grid,kernel,kprime_rows,kprime_cols,params,macs,macs_dense,median_ms,"
                "compiler,status\n");
     for (int i = 0; i < n; i++) {
@@ -98,13 +97,7 @@ static int write_csv(const char *path, const variant *v, int n, const char *comp
         }
         fputc('\n', f);
     }
-    int bad = ferror(f);
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path)) {
-        remove(tmp);
-        return diag_set(d, "%s: write failed", path);
-    }
-    return 0;
+    return commit_partial(f, tmp, path, d);
 }
 
 /* Time against multiply-adds and against parameters, one series per kernel size, each point
