@@ -3,7 +3,7 @@
 #ifndef PELK_SPEC_H
 #define PELK_SPEC_H
 
-#include "grid.h"
+#include "../ir/grid.h"
 
 typedef enum kpe_mode { KPE_NONE, KPE_CONSTANT, KPE_BORDER } kpe_mode;
 

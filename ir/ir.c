@@ -1,7 +1,7 @@
 /* Graph construction, queries and the verifier. */
 #include "ir.h"
 
-#include "../passes/box_plan.h"
+#include "box_plan.h"
 
 #include <stdarg.h>
 #include <stdio.h>

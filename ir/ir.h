@@ -13,8 +13,7 @@
 #include <stdint.h>
 
 #include "../common/diag.h"
-#include "../frontend/grid.h"
-#include "../frontend/spec.h"
+#include "grid.h"
 
 typedef enum op_kind {
     OP_CONV2D,      /* dense conv, no padding: (x; weight [O,I,kh,kw], bias [O]) {stride} */
@@ -22,7 +21,7 @@ typedef enum op_kind {
                        constants it only normalises (its affine part folded away) */
     OP_PERIPH_CONV, /* shared-grid depthwise conv on the first g channels, the rest copied:
                        (x; theta [g,1,kr,kc], bias [g] [, kpe]) {g, kernel, rows, cols, kpe} */
-    /* The lowered periph_conv (NOTES.md section 2, passes/box_plan.h), first as
+    /* The lowered periph_conv (NOTES.md section 2, ir/box_plan.h), first as
        three explicit steps, all with periph_conv's attributes: */
     OP_ROW_BOXES,    /* (x) -> [N, g*n, Hp, W]: each channel's n row-box images B_h
                         (heights: the powers of two and the grid's live heights) */

@@ -6,7 +6,7 @@
 
 #include "ir.h"
 
-#include "../passes/box_plan.h"
+#include "box_plan.h"
 
 typedef struct strbuf {
     char *s;

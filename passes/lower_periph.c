@@ -1,11 +1,11 @@
 /* Lower each peripheral conv for execution. By default into box_gather, which
- * costs about k'_rows x k'_cols multiply-adds per output (passes/box_plan.h);
+ * costs about k'_rows x k'_cols multiply-adds per output (ir/box_plan.h);
  * with --periph dense into dwconv over the expanded k x k kernel (the baseline
  * every PeLK implementation runs, O(k^2) per output, kept for checking). */
 #include <stdio.h>
 #include <string.h>
 
-#include "box_plan.h"
+#include "../ir/box_plan.h"
 #include "passes.h"
 
 static void expand(const ir_op *op, const float *theta, float *w)

@@ -15,7 +15,7 @@
 #include "pelkc_kernels_lib.h"
 
 /* A lowered peripheral conv (box_gather), not specialised: the box plan
- * (passes/box_plan.h) is computed from this description at run time. */
+ * (ir/box_plan.h) is computed from this description at run time. */
 typedef struct pkx_box_config {
     int c, g, h, w;   /* channels, conv channels, map */
     int map;          /* 1: add a per-channel [g, h, w] map (the folded border kpe) */

@@ -1,12 +1,12 @@
 /* C code for one lowered peripheral conv (box_gather), specialised for its
  * grid, kernel, channels and map: every offset, region size and loop bound is
- * a literal. The schedule is passes/box_plan.h; this file only prints it.
+ * a literal. The schedule is ir/box_plan.h; this file only prints it.
  * Per channel: (1) row boxes by doubling, (2) for each output row the
  * gather-multiply-add into one register accumulator per live column region,
  * (3) column boxes grouped by width, by doubling, added into the output. */
 #include <stdio.h>
 
-#include "../../passes/box_plan.h"
+#include "../../ir/box_plan.h"
 #include "emit_c_internal.h"
 
 /* Row box array i, pointer to its row 0. */

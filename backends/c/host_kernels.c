@@ -12,7 +12,7 @@
 /* after the kernels: its macros rename pk_* to pkl_* for generated code */
 #include "../../runtime/pelkc_host.h"
 
-#include "../../passes/box_plan.h"
+#include "../../ir/box_plan.h"
 #include "emit_c_internal.h"
 #include "../backend.h"
 

@@ -1,6 +1,6 @@
 /* LLVM IR for one lowered peripheral conv (box_gather), specialised for its
  * grid, kernel, channels and map: the IR twin of backends/c/emit_box_gather.c,
- * built with the same schedule (passes/box_plan.h) and the same literal
+ * built with the same schedule (ir/box_plan.h) and the same literal
  * offsets, region sizes and trip counts, in <vec x float> vectors.
  * Per channel: (1) row boxes by doubling, (2) for each output row the
  * gather-multiply-add into one register accumulator per live column region,
@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../../passes/box_plan.h"
+#include "../../ir/box_plan.h"
 #include "../c/emit_c_internal.h"
 #include "llvm_internal.h"
 

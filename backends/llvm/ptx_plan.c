@@ -1,13 +1,13 @@
 /* The GPU plan: each lowered op becomes one or more launches of a kernel
  * specialised for its sizes; launches with the same configuration (same key)
  * share one kernel. A box_gather becomes three launches (row boxes, region
- * gather, column boxes: the steps of passes/box_plan.h) through a scratch
+ * gather, column boxes: the steps of ir/box_plan.h) through a scratch
  * buffer, each a plain direct sum so that no running sums are involved. */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../passes/box_plan.h"
+#include "../../ir/box_plan.h"
 #include "../../passes/passes.h"
 #include "ptx_kernels.h"
 

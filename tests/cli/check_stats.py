@@ -5,7 +5,7 @@
 
 Independent of pelkc's C code: the spec is read by tests/ref/pelk_ref.py; parameters are its
 weight_shapes; multiply-adds, shapes and bytes come from the network's formulas (spec/SPEC.md) and
-the lowered conv's cost from the live-region rule (passes/box_plan.h), re-derived below. Checks
+the lowered conv's cost from the live-region rule (ir/box_plan.h), re-derived below. Checks
 every box_gather and pointwise row, the totals and every peripheral conv's saving line.
 """
 import math

@@ -2,7 +2,7 @@
  * Tables 5-6), the dense limit, and the rule's argument errors. */
 #include <stdlib.h>
 
-#include "../../frontend/grid.h"
+#include "../../ir/grid.h"
 #include "../../frontend/spec.h"
 #include "check.h"
 

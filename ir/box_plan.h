@@ -20,7 +20,7 @@
 
 #include <stdint.h>
 
-#include "../frontend/grid.h"
+#include "grid.h"
 
 enum { BOX_MAX_SIZES = 32 }; /* distinct heights or widths; sizes <= 4095 need at most ~24 */
 
