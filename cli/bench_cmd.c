@@ -1,40 +1,10 @@
 /* pelkc bench: compile a spec with random weights into a temporary .so, run
  * it on a random batch (warm-ups, then timed runs) and report the median, the
  * throughput, the multiply-add rate actually achieved and the peak memory. */
-#include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include "cli.h"
-
-/* CPU seconds used by every thread of this process so far (not by children). */
-static double cpu_seconds(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-double peak_rss_mb(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_maxrss / 1024.0; /* Linux reports KiB */
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-double sort_median(double *times, int n)
-{
-    qsort(times, (size_t)n, sizeof *times, cmp_double);
-    return n % 2 ? times[n / 2] : (times[n / 2 - 1] + times[n / 2]) / 2;
-}
 
 int cmd_bench(const options *opts)
 {
@@ -65,7 +35,6 @@ int cmd_bench(const options *opts)
 
     pelkc_model *m = NULL;
     float *x = NULL, *y = NULL;
-    double *times = xcalloc((size_t)o.iters, sizeof *times);
     int32_t c, h, w, oc, oh, ow;
     if (!rc && (api_create(&api, &m) != PELKC_OK || api.set_threads(m, o.threads) != PELKC_OK))
         rc = diag_set(&d, "cannot create the model");
@@ -77,29 +46,21 @@ int cmd_bench(const options *opts)
         y = xcalloc((size_t)o.batch * oc * oh * ow, sizeof *y);
         fill_random(x, n, o.seed);
     }
-    double cpu0 = 0;
-    for (int i = 0; !rc && i < 2 + o.iters; i++) { /* 2 warm-ups, then the timed runs */
-        if (i == 2)
-            cpu0 = cpu_seconds();
-        double t1 = now_seconds();
-        if (api.run_f32(m, x, o.batch, y) != PELKC_OK)
-            rc = diag_set(&d, "run failed: %s", api.last_error(m));
-        if (i >= 2)
-            times[i - 2] = now_seconds() - t1;
-    }
+    run_times t;
+    if (!rc)
+        rc = time_model_runs(&api, m, x, o.batch, y, "run", 2, o.iters, &t, &d);
     if (!rc) {
-        double cpu = (cpu_seconds() - cpu0) / o.iters;
-        double med = sort_median(times, o.iters);
+        double med = t.median;
         int64_t ws = 0;
         if (api.workspace_bytes)
             api.workspace_bytes(m, &ws);
         printf("model: %s, %d ops, periph %s; built in %.2f s by %s\n", s.name, n_ops,
                o.periph_dense ? "dense" : "lowered", t_build, built_by);
         printf("batch %d, threads %d, %d runs after 2 warm-ups: min %.2f ms, max %.2f ms\n",
-               o.batch, o.threads, o.iters, times[0] * 1e3, times[o.iters - 1] * 1e3);
+               o.batch, o.threads, o.iters, t.min * 1e3, t.max * 1e3);
         printf("images/s: %.2f\n", o.batch / med);
         /* on a shared machine the wall time includes waiting for a core; this does not */
-        printf("cpu_ms per run (all threads, mean): %.2f\n", cpu * 1e3);
+        printf("cpu_ms per run (all threads, mean): %.2f\n", t.cpu * 1e3);
         printf("multiply-adds executed per image: %.3f G; rate %.1f G multiply-adds/s "
                "(%.1f GFLOP/s)\n",
                macs / 1e9, macs * (double)o.batch / med / 1e9, 2 * macs * (double)o.batch / med / 1e9);
@@ -107,7 +68,6 @@ int cmd_bench(const options *opts)
                peak_rss_mb());
         printf("median_ms: %.3f\n", med * 1e3);
     }
-    free(times);
     free(x);
     free(y);
     if (m)

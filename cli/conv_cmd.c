@@ -1,10 +1,8 @@
 /* pelkc conv and pelkc bench-conv: one peripheral conv layer, compiled like a
  * model (graph, passes, C backend, .so) and run through the same C API. */
-#include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../frontend/build_graph.h"
 #include "cli.h"
 #include "npy.h"
 
@@ -24,22 +22,9 @@ static int build_conv(const options *o, int random, model_api *api, ir_graph **o
         kpe = KPE_BORDER;
     else if (o->kpe && strcmp(o->kpe, "none"))
         return diag_set(d, "--kpe must be none, constant or border; got '%s'", o->kpe);
-    sharing_grid rows, cols;
-    if (grid_parse_text(o->grid, o->kernel, &rows, &cols, d))
-        return -1;
-    ir_graph *g = build_conv_graph(o->kernel, &rows, &cols, o->channels, o->height, o->width, kpe);
-    grid_free(&rows);
-    grid_free(&cols);
-    int rc = 0;
-    if (random)
-        bind_random_weights(g, o->seed);
-    else if (!o->weights)
-        rc = diag_set(d, "conv needs --weights W.safetensors");
-    else
-        rc = bind_weights(g, o->weights, d);
-    pass_options po = make_pass_options(o);
-    if (!rc)
-        rc = run_passes(g, &po, NULL, d);
+    ir_graph *g = load_conv_graph(o, o->grid, o->kernel, kpe, o->channels, o->height, o->width,
+                                  random, NULL, NULL, d);
+    int rc = g ? 0 : -1;
     char built_by[512];
     if (!rc)
         rc = build_model_api(o, g, o->cc_flag && !strcmp(o->cc_flag, "tcc"), api, built_by,
@@ -114,24 +99,19 @@ int cmd_bench_conv(const options *opts)
         rc = diag_set(&d, "cannot create the conv model");
     int64_t n = (int64_t)o->batch * o->channels * o->height * o->width;
     float *x = xcalloc((size_t)n, sizeof *x), *y = xcalloc((size_t)n, sizeof *y);
-    double *times = xcalloc((size_t)o->iters, sizeof *times);
     fill_random(x, n, o->seed);
-    for (int i = 0; !rc && i < 3 + o->iters; i++) { /* 3 warm-ups, then the timed runs */
-        double t0 = now_seconds();
-        if (api.run_f32(m, x, o->batch, y) != PELKC_OK)
-            rc = diag_set(&d, "conv failed: %s", api.last_error(m));
-        if (i >= 3)
-            times[i - 3] = now_seconds() - t0;
-    }
+    run_times t;
+    if (!rc)
+        rc = time_model_runs(&api, m, x, o->batch, y, "conv", 3, o->iters, &t, &d);
     if (!rc) {
-        double med = sort_median(times, o->iters);
+        double med = t.median;
         printf("op:%s\n", ir);
         printf("periph: %s, kernel %d, %d channels, %dx%d, batch %d, threads %d\n",
                o->periph_dense ? "dense" : "lowered", o->kernel, o->channels, o->height, o->width,
                o->batch, o->threads);
         printf("built by: %s, in %.2f s\n", built_by, t_build);
         printf("runs: %d after 3 warm-ups; min %.4f ms, max %.4f ms\n", o->iters,
-               times[0] * 1e3, times[o->iters - 1] * 1e3);
+               t.min * 1e3, t.max * 1e3);
         printf("multiply-adds per run: %.2f M (dense would be %.2f M); %.1f G multiply-adds/s\n",
                macs * (double)o->batch / 1e6, dense * (double)o->batch / 1e6,
                macs * (double)o->batch / med / 1e9);
@@ -140,7 +120,6 @@ int cmd_bench_conv(const options *opts)
     free(ir);
     free(x);
     free(y);
-    free(times);
     if (m)
         api.free(m);
     close_model_api(&api);

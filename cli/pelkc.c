@@ -1,17 +1,15 @@
-/* pelkc: the command-line driver. Each subcommand reads straight through the
- * folders: frontend (spec, weights) -> ir -> passes -> backends; `run` loads
- * what `compile` wrote; `conv` and `bench-conv` (conv_cmd.c) do the same for
- * one peripheral conv layer. */
+/* pelkc: main. The usage text, the options parsed into an `options`, and the
+ * dispatch to the command's file: check, compile and emit (compile_cmd.c), run
+ * (run_cmd.c), bench (bench_cmd.c), conv and bench-conv (conv_cmd.c), stats,
+ * grid, sweep, scaling. Each command reads straight through the folders:
+ * frontend (spec, weights) -> ir -> passes -> backends (driver.c). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "../common/version.h"
-#include "../backends/llvm/ptx_kernels.h"
-#include "../frontend/build_graph.h"
 #include "cli.h"
 
 static const char usage[] =
@@ -104,65 +102,6 @@ static const char usage[] =
     "Errors print one line (file:line:col for specs) and exit 1; nothing is written.\n"
     "Formats: spec/SPEC.md (specs), spec/IR.md (IR), runtime/pelkc_model.h (C API).\n";
 
-int die(const char *msg)
-{
-    fprintf(stderr, "pelkc: %s\n", msg);
-    return 1;
-}
-
-double now_seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec / 1e9;
-}
-
-/* A table written to path.partial, renamed to path once whole, so a failed
- * run never leaves a half-written file under the asked-for name. */
-FILE *open_partial(const char *path, char *tmp, size_t cap, pelk_diag *d)
-{
-    snprintf(tmp, cap, "%s.partial", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        diag_set(d, "%s: cannot write", path);
-    return f;
-}
-
-int commit_partial(FILE *f, const char *tmp, const char *path, pelk_diag *d)
-{
-    int bad = ferror(f);
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path)) {
-        remove(tmp);
-        return diag_set(d, "%s: write failed", path);
-    }
-    return 0;
-}
-
-build_options make_build_options(const options *o)
-{
-    build_options bo = {.cc = o->cc, .keep_temps = o->keep_temps, .verbose = o->verbose,
-                        .prefix = o->prefix};
-    bo.march = strcmp(o->march, "generic") ? o->march : NULL;
-    bo.vec = target_vec(bo.march);
-    /* tcc compiles in process: only the orchestration, calling pelkc's own kernels */
-    bo.host_kernels = o->cc && !strcmp(o->cc, "tcc");
-    if (bo.host_kernels)
-        bo.vec = host_kernels_vec();
-    return bo;
-}
-
-pass_options make_pass_options(const options *o)
-{
-    pass_options po = {.periph_dense = o->periph_dense};
-    /* the GPU kernels take a LayerNorm as its own launch, not fused into the next layer */
-    po.keep_norms = o->target != TARGET_C;
-    return po;
-}
-
-/* --target's values, in target_kind's order */
-static const char *const target_names[] = {"c", "cuda", "cuda-emulate"};
-
 /* ---- argument parsing ---- */
 
 static int parse_int(const char *opt, const char *s, long lo, long hi, int *out)
@@ -210,7 +149,7 @@ static int set_option(options *o, const char *a, const char *v)
         o->kpe = v;
     else if (!strcmp(a, "--target")) {
         int t = TARGET_C;
-        while (t <= TARGET_CUDA_EMULATE && strcmp(v, target_names[t]))
+        while (t <= TARGET_CUDA_EMULATE && strcmp(v, target_name((target_kind)t)))
             t++;
         if (t > TARGET_CUDA_EMULATE) {
             fprintf(stderr, "pelkc: --target must be 'c', 'cuda' or 'cuda-emulate', got '%s'\n", v);
@@ -368,209 +307,6 @@ static int parse_args(int argc, char **argv, options *o)
         }
     }
     return 0;
-}
-
-/* ---- check ---- */
-
-static void print_summary(const model_spec *s, const ir_graph *g)
-{
-    int64_t params = 0, macs = 0;
-    for (int i = 0; i < g->n_consts; i++)
-        params += ir_const_numel(&g->consts[i]);
-    for (int i = 0; i < g->n_ops; i++)
-        macs += ir_op_macs(g, &g->ops[i]);
-    printf("%s: input %dx%dx%d, stem %dx%d stride %d, %d stage%s, kpe %s, %d classes\n", s->name,
-           s->channels, s->height, s->width, s->stem_kernel, s->stem_kernel, s->stem_stride,
-           s->n_stages, s->n_stages > 1 ? "s" : "", kpe_mode_name(s->kpe), s->classes);
-    for (int i = 0; i < s->n_stages; i++) {
-        const stage_spec *st = &s->stages[i];
-        char rows[512], cols[512];
-        grid_format(&st->rows, rows, sizeof rows);
-        grid_format(&st->cols, cols, sizeof cols);
-        printf("  stage %d: dim %d, depth %d, map %dx%d, conv on %d channels, hidden %d\n", i,
-               st->dim, st->depth, st->map_h, st->map_w, st->conv_channels, st->hidden);
-        printf("    kernel %d, grid %dx%d (%d of %d weights per channel, %.1f%%)\n", st->kernel,
-               st->rows.n, st->cols.n, st->rows.n * st->cols.n, st->kernel * st->kernel,
-               100.0 * st->rows.n * st->cols.n / ((double)st->kernel * st->kernel));
-        printf("    rows %s\n    cols %s\n", rows, cols);
-    }
-    printf("parameters: %lld (%.2f M)\n", (long long)params, params / 1e6);
-    printf("multiply-adds per image (convs dense): %.3f G\n", macs / 1e9);
-}
-
-static int cmd_check(const options *o)
-{
-    pelk_diag d;
-    model_spec s = {0};
-    if (!o->path)
-        return die("check needs a SPEC file");
-    if (spec_load(&s, o->path, &d))
-        return die(d.msg);
-    ir_graph *g = build_graph(&s, NULL, &d);
-    int rc = ir_verify(g, &d);
-    if (!rc)
-        print_summary(&s, g);
-    ir_free(g);
-    spec_free(&s);
-    return rc ? die(d.msg) : 0;
-}
-
-/* ---- compile and emit: spec -> graph -> passes ---- */
-
-ir_graph *load_graph(const options *o, model_spec *s, int need_weights, FILE *dump, pelk_diag *d)
-{
-    return load_graph_timed(o, s, need_weights, dump, d, NULL);
-}
-
-ir_graph *load_graph_timed(const options *o, model_spec *s, int need_weights, FILE *dump,
-                           pelk_diag *d, double times[4])
-{
-    double t[5] = {now_seconds()};
-    if (!o->path) {
-        diag_set(d, "%s needs a SPEC file", o->cmd);
-        return NULL;
-    }
-    if (spec_load(s, o->path, d))
-        return NULL;
-    t[1] = now_seconds();
-    st_file f = {0};
-    if (o->weights && st_open(&f, o->weights, d))
-        return NULL;
-    ir_graph *g = build_graph(s, o->weights ? &f : NULL, d);
-    t[2] = now_seconds();
-    int rc = g ? 0 : -1;
-    if (!rc && o->weights)
-        rc = bind_weights_file(g, &f, d);
-    else if (!rc && o->random_weights)
-        bind_random_weights(g, o->seed);
-    else if (!rc && need_weights)
-        rc = diag_set(d, "%s needs --weights W.safetensors or --random-weights SEED", o->cmd);
-    if (o->weights)
-        st_close(&f);
-    t[3] = now_seconds();
-    if (rc) {
-        ir_free(g);
-        return NULL;
-    }
-    pass_options po = make_pass_options(o);
-    if (run_passes(g, &po, dump, d)) {
-        ir_free(g);
-        return NULL;
-    }
-    t[4] = now_seconds();
-    for (int i = 0; times && i < 4; i++)
-        times[i] = t[i + 1] - t[i];
-    return g;
-}
-
-static int cmd_compile(const options *o)
-{
-    pelk_diag d;
-    model_spec s = {0};
-    if (!o->out)
-        return die("compile needs -o M.so");
-    if (o->weights && o->random_weights)
-        return die("give either --weights or --random-weights, not both");
-    if (o->cc && !strcmp(o->cc, "tcc"))
-        return die("compile --cc tcc: tcc compiles in process and writes no .so; use "
-                   "`pelkc run SPEC` (or --cc cc / clang for a .so)");
-    double t0 = now_seconds();
-    ir_graph *g = load_graph(o, &s, 1, NULL, &d);
-    if (!g) {
-        spec_free(&s);
-        return die(d.msg);
-    }
-    build_options bo = make_build_options(o);
-    int cpu = o->target == TARGET_C;
-    int rc = cpu ? build_so(g, o, o->out, &d)
-                 : gpu_build_so(g, &bo, o->sm, o->target == TARGET_CUDA_EMULATE, o->out, &d);
-    if (!rc)
-        printf("compiled %s -> %s (%s weights, %d ops, periph %s, %s, %.2f s)\n", s.name, o->out,
-               o->weights ? o->weights : "random", g->n_ops, o->periph_dense ? "dense" : "lowered",
-               cpu ? (backend_is_llvm(o) ? "LLVM backend" : "C backend") : target_names[o->target],
-               now_seconds() - t0);
-    ir_free(g);
-    spec_free(&s);
-    return rc ? die(d.msg) : 0;
-}
-
-#ifndef PELKC_HAVE_PTX
-/* Built with -DPELKC_LLVM=OFF: the GPU backend is not linked in. */
-char *gpu_emit_ptx(const gpu_plan *p, const char *model, int sm, pelk_diag *d)
-{
-    (void)p, (void)model, (void)sm;
-    diag_set(d, "this pelkc was built without LLVM 19 (-DPELKC_LLVM=OFF): no GPU backend");
-    return NULL;
-}
-
-int gpu_plan_make(const ir_graph *g, gpu_plan *p, pelk_diag *d)
-{
-    (void)g, (void)p;
-    return diag_set(d, "this pelkc was built without LLVM 19 (-DPELKC_LLVM=OFF): no GPU backend");
-}
-
-void gpu_plan_free(gpu_plan *p) { (void)p; }
-
-int gpu_build_so(const ir_graph *g, const build_options *o, int sm, int emulate,
-                 const char *so_path, pelk_diag *d)
-{
-    (void)o, (void)sm, (void)emulate, (void)so_path;
-    return gpu_plan_make(g, NULL, d);
-}
-#endif
-
-/* The PTX module, after one comment line per kernel saying its configuration. */
-static int emit_ptx(const options *o)
-{
-    pelk_diag d;
-    model_spec s = {0};
-    ir_graph *g = load_graph(o, &s, 0, NULL, &d);
-    gpu_plan p;
-    int rc = g ? gpu_plan_make(g, &p, &d) : -1;
-    if (!rc) {
-        char *ptx = gpu_emit_ptx(&p, g->name, o->sm, &d);
-        rc = ptx ? 0 : -1;
-        if (ptx) {
-            printf("// %s: %d kernels, %d launches per image (pelkc emit ptx --sm %d)\n", g->name,
-                   p.n_kernels, p.n_launches, o->sm);
-            for (int i = 0; i < p.n_kernels; i++)
-                printf("// %s: %s\n", p.kernels[i].name, p.kernels[i].key);
-            fputs(ptx, stdout);
-            free(ptx);
-        }
-        gpu_plan_free(&p);
-    }
-    ir_free(g);
-    spec_free(&s);
-    return rc ? die(d.msg) : 0;
-}
-
-static int cmd_emit(const options *o)
-{
-    pelk_diag d;
-    model_spec s = {0};
-    if (!o->sub || (strcmp(o->sub, "ir") && strcmp(o->sub, "c") && strcmp(o->sub, "llvm") &&
-                    strcmp(o->sub, "ptx")))
-        return die("emit needs what to emit: 'ir', 'c', 'llvm' or 'ptx' (pelkc emit ir SPEC)");
-    if (!strcmp(o->sub, "ptx"))
-        return emit_ptx(o);
-    int ir = !strcmp(o->sub, "ir"), llvm = !strcmp(o->sub, "llvm");
-    /* emit llvm --print-after-all: pelkc's passes, as for emit ir, then the module */
-    ir_graph *g = load_graph(o, &s, 0, (ir || llvm) && o->print_after_all ? stdout : NULL, &d);
-    int rc = g ? 0 : -1;
-    if (g && ir && !o->print_after_all) {
-        char *text = ir_print(g);
-        fputs(text, stdout);
-        free(text);
-    } else if (g && llvm) {
-        rc = emit_llvm(g, o, stdout, &d);
-    } else if (g && !ir) {
-        build_options bo = make_build_options(o);
-        rc = c_emit(g, &bo, stdout, &d);
-    }
-    ir_free(g);
-    spec_free(&s);
-    return rc ? die(d.msg) : 0;
 }
 
 int main(int argc, char **argv)

@@ -2,22 +2,11 @@
  * .so that `compile` wrote, or a spec compiled right here: in process by
  * libtcc (nothing written to disk), by LLVM's JIT with --backend llvm (nothing
  * written either), or by the system compiler with --cc. */
-#include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "npy.h"
-
-void fill_random(float *x, int64_t n, uint64_t seed)
-{
-    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 12345;
-    for (int64_t i = 0; i < n; i++) { /* uniform in [-1, 1): enough for demos and timing */
-        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-        x[i] = (float)((double)(s >> 11) / 4503599627370496.0 - 1.0);
-    }
-}
 
 static void print_top5(const float *logits, int classes)
 {

@@ -15,51 +15,35 @@ typedef conv_variant variant;
 int time_conv_variant(const options *o, kpe_mode kpe, int channels, int height, int width,
                       conv_variant *v, char *built_by, size_t cap, pelk_diag *d)
 {
-    stage_spec shape = {.conv_channels = channels, .map_h = height, .map_w = width};
-    const stage_spec *st = &shape;
-    sharing_grid rows, cols;
-    if (grid_parse_text(v->grid, v->kernel, &rows, &cols, d))
+    ir_graph *g = load_conv_graph(o, v->grid, v->kernel, kpe, channels, height, width, 1, &v->kr,
+                                  &v->kc, d);
+    if (!g)
         return -1;
-    v->kr = rows.n, v->kc = cols.n;
-    v->params = (int64_t)st->conv_channels * rows.n * cols.n;
-    ir_graph *g = build_conv_graph(v->kernel, &rows, &cols, st->conv_channels, st->map_h,
-                                   st->map_w, kpe);
-    grid_free(&rows);
-    grid_free(&cols);
-    bind_random_weights(g, o->seed);
-    pass_options po = make_pass_options(o);
-    int rc = run_passes(g, &po, NULL, d);
+    v->params = (int64_t)channels * v->kr * v->kc;
     v->macs = 0;
-    v->macs_dense = (int64_t)st->map_h * st->map_w * st->conv_channels * v->kernel * v->kernel;
-    for (int i = 0; !rc && i < g->n_ops; i++)
+    v->macs_dense = (int64_t)height * width * channels * v->kernel * v->kernel;
+    for (int i = 0; i < g->n_ops; i++)
         v->macs += ir_op_macs(g, &g->ops[i]);
     model_api api = {0};
-    if (!rc)
-        rc = build_model_api(o, g, o->cc_flag && !strcmp(o->cc_flag, "tcc"), &api, built_by, cap, d);
+    int rc = build_model_api(o, g, o->cc_flag && !strcmp(o->cc_flag, "tcc"), &api, built_by, cap, d);
     ir_free(g);
     pelkc_model *m = NULL;
     if (!rc && (api_create(&api, &m) != PELKC_OK || api.set_threads(m, o->threads) != PELKC_OK))
         rc = diag_set(d, "cannot create the conv model");
     int iters = o->iters ? o->iters : 10;
-    int64_t n = (int64_t)o->batch * st->conv_channels * st->map_h * st->map_w;
+    int64_t n = (int64_t)o->batch * channels * height * width;
     float *x = xcalloc((size_t)n, sizeof *x), *y = xcalloc((size_t)n, sizeof *y);
-    double *times = xcalloc((size_t)iters, sizeof *times);
     fill_random(x, n, o->seed);
-    for (int i = 0; !rc && i < 2 + iters; i++) { /* 2 warm-ups */
-        double t0 = now_seconds();
-        if (api.run_f32(m, x, o->batch, y) != PELKC_OK)
-            rc = diag_set(d, "run failed: %s", api.last_error(m));
-        if (i >= 2)
-            times[i - 2] = now_seconds() - t0;
-    }
+    run_times t;
     if (!rc)
-        v->median_ms = sort_median(times, iters) * 1e3;
+        rc = time_model_runs(&api, m, x, o->batch, y, "run", 2, iters, &t, d);
+    if (!rc)
+        v->median_ms = t.median * 1e3;
     if (m)
         api.free(m);
     close_model_api(&api);
     free(x);
     free(y);
-    free(times);
     return rc;
 }
 

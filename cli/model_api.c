@@ -6,7 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "driver.h"
+#include "model_api.h"
 
 int backend_is_llvm(const options *o) { return o->backend && !strcmp(o->backend, "llvm"); }
 
@@ -23,6 +24,30 @@ static int no_llvm(pelk_diag *d)
 pelkc_status api_create(const model_api *api, pelkc_model **m)
 {
     return api->create_abi(PELKC_API_VERSION, m);
+}
+
+typedef struct model_run {
+    const model_api *api;
+    pelkc_model *m;
+    const float *x;
+    int32_t batch;
+    float *y;
+    const char *what;
+} model_run;
+
+static int run_model_once(void *ctx, pelk_diag *d)
+{
+    model_run *r = ctx;
+    if (r->api->run_f32(r->m, r->x, r->batch, r->y) != PELKC_OK)
+        return diag_set(d, "%s failed: %s", r->what, r->api->last_error(r->m));
+    return 0;
+}
+
+int time_model_runs(const model_api *api, pelkc_model *m, const float *x, int32_t batch, float *y,
+                    const char *what, int warmups, int runs, run_times *t, pelk_diag *d)
+{
+    model_run r = {api, m, x, batch, y, what};
+    return time_runs(run_model_once, &r, warmups, runs, t, d);
 }
 
 /* Look every API function up by name, with the model's --prefix (the
