@@ -19,6 +19,7 @@ typedef struct build_options {
     int verbose;          /* echo the compiler command */
     int host_kernels;     /* emit only the orchestration, calling the kernels precompiled into
                              pelkc (runtime/pelkc_host.h): the code libtcc compiles in process */
+    int sm;               /* GPU architecture of the PTX: 80 or 90 */
 } build_options;
 
 /* How a constant is stored in the blob. */
@@ -96,5 +97,52 @@ typedef struct llvm_jit llvm_jit;
 llvm_jit *llvm_jit_open(const ir_graph *g, const build_options *o, pelk_diag *d);
 void *llvm_jit_symbol(const llvm_jit *j, const char *name);
 void llvm_jit_close(llvm_jit *j);
+
+
+/* ---- The backend interface: one entry per way of building a model ----
+ * Option parsing resolves one entry (backend_find) and every command calls
+ * through it. A compiled-in-process model is a handle whose C API functions
+ * (runtime/pelkc_model.h names, without any --prefix) come from symbol(). */
+typedef struct pelkc_backend {
+    const char *name;    /* as --backend, --target and --cc tcc name it: c, tcc, llvm, cuda, ... */
+    const char *what;    /* for messages: "the C backend" */
+    const char *missing; /* NULL, or why this pelkc lacks it and how to build it in */
+    int keep_norms;      /* its kernels take a LayerNorm as its own op (pass_options) */
+    /* the code it generates, as text (C, LLVM IR, PTX); NULL: none */
+    int (*emit)(const ir_graph *g, const build_options *o, FILE *out, pelk_diag *d);
+    /* a standalone .so implementing runtime/pelkc_model.h; NULL: it writes none */
+    int (*build_so)(const ir_graph *g, const build_options *o, const char *so_path, pelk_diag *d);
+    /* compile and load in process (or through a temporary .so); built_by says how */
+    void *(*open)(const ir_graph *g, const build_options *o, char *built_by, size_t cap,
+                  pelk_diag *d);
+    void *(*symbol)(void *model, const char *name);
+    void (*close)(void *model);
+} pelkc_backend;
+
+/* The entries (registry.c): c, tcc, llvm, cuda, cuda-emulate; NULL for another name. */
+const pelkc_backend *backend_find(const char *name);
+/* The calls, each failing with b->missing when b is not built into this pelkc. */
+int backend_emit(const pelkc_backend *b, const ir_graph *g, const build_options *o, FILE *out,
+                 pelk_diag *d);
+int backend_build_so(const pelkc_backend *b, const ir_graph *g, const build_options *o,
+                     const char *so_path, pelk_diag *d);
+void *backend_open(const pelkc_backend *b, const ir_graph *g, const build_options *o,
+                   char *built_by, size_t cap, pelk_diag *d);
+
+/* A model as a .so loaded with dlopen (so_model.c): a file (prefix: its --prefix, or NULL),
+ * or a temporary one b->build_so writes and removes once loaded (kept with o->keep_temps). */
+void *so_model_load(const char *path, const char *prefix, pelk_diag *d);
+void *so_model_build(const pelkc_backend *b, const ir_graph *g, const build_options *o,
+                     pelk_diag *d);
+void *so_model_symbol(void *model, const char *name);
+void so_model_close(void *model);
+
+extern const pelkc_backend backend_c, backend_tcc; /* backends/c/c_backend.c */
+#ifdef PELKC_HAVE_LLVM
+extern const pelkc_backend backend_llvm; /* backends/llvm/llvm_backend.c */
+#endif
+#ifdef PELKC_HAVE_PTX
+extern const pelkc_backend backend_cuda, backend_cuda_emulate; /* the GPU backend */
+#endif
 
 #endif

@@ -27,8 +27,7 @@ int cmd_bench(const options *opts)
         macs += ir_op_macs(g, &g->ops[i]);
     model_api api = {0};
     char built_by[512];
-    int rc = build_model_api(&o, g, o.cc_flag && !strcmp(o.cc_flag, "tcc"), &api, built_by,
-                             sizeof built_by, &d);
+    int rc = build_model_api(&o, o.be, g, &api, built_by, sizeof built_by, &d);
     double t_build = now_seconds() - t0;
     int n_ops = g->n_ops;
     ir_free(g);

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../backends/llvm/ptx_kernels.h"
 #include "../frontend/build_graph.h"
 #include "cli.h"
 
@@ -69,65 +68,12 @@ int cmd_compile(const options *o)
         return die(d.msg);
     }
     build_options bo = make_build_options(o);
-    int cpu = o->target == TARGET_C;
-    int rc = cpu ? build_so(g, o, o->out, &d)
-                 : gpu_build_so(g, &bo, o->sm, o->target == TARGET_CUDA_EMULATE, o->out, &d);
+    int rc = backend_build_so(o->be, g, &bo, o->out, &d);
     if (!rc)
         printf("compiled %s -> %s (%s weights, %d ops, periph %s, %s, %.2f s)\n", s.name, o->out,
                o->weights ? o->weights : "random", g->n_ops, o->periph_dense ? "dense" : "lowered",
-               cpu ? (backend_is_llvm(o) ? "LLVM backend" : "C backend") : target_name(o->target),
+               o->be->keep_norms ? o->be->name : o->be->what + strlen("the "),
                now_seconds() - t0);
-    ir_free(g);
-    spec_free(&s);
-    return rc ? die(d.msg) : 0;
-}
-
-#ifndef PELKC_HAVE_PTX
-/* Built with -DPELKC_LLVM=OFF: the GPU backend is not linked in. */
-char *gpu_emit_ptx(const gpu_plan *p, const char *model, int sm, pelk_diag *d)
-{
-    (void)p, (void)model, (void)sm;
-    diag_set(d, "this pelkc was built without LLVM 19 (-DPELKC_LLVM=OFF): no GPU backend");
-    return NULL;
-}
-
-int gpu_plan_make(const ir_graph *g, gpu_plan *p, pelk_diag *d)
-{
-    (void)g, (void)p;
-    return diag_set(d, "this pelkc was built without LLVM 19 (-DPELKC_LLVM=OFF): no GPU backend");
-}
-
-void gpu_plan_free(gpu_plan *p) { (void)p; }
-
-int gpu_build_so(const ir_graph *g, const build_options *o, int sm, int emulate,
-                 const char *so_path, pelk_diag *d)
-{
-    (void)o, (void)sm, (void)emulate, (void)so_path;
-    return gpu_plan_make(g, NULL, d);
-}
-#endif
-
-/* The PTX module, after one comment line per kernel saying its configuration. */
-static int emit_ptx(const options *o)
-{
-    pelk_diag d;
-    model_spec s = {0};
-    ir_graph *g = load_graph(o, &s, 0, NULL, &d);
-    gpu_plan p;
-    int rc = g ? gpu_plan_make(g, &p, &d) : -1;
-    if (!rc) {
-        char *ptx = gpu_emit_ptx(&p, g->name, o->sm, &d);
-        rc = ptx ? 0 : -1;
-        if (ptx) {
-            printf("// %s: %d kernels, %d launches per image (pelkc emit ptx --sm %d)\n", g->name,
-                   p.n_kernels, p.n_launches, o->sm);
-            for (int i = 0; i < p.n_kernels; i++)
-                printf("// %s: %s\n", p.kernels[i].name, p.kernels[i].key);
-            fputs(ptx, stdout);
-            free(ptx);
-        }
-        gpu_plan_free(&p);
-    }
     ir_free(g);
     spec_free(&s);
     return rc ? die(d.msg) : 0;
@@ -140,8 +86,6 @@ int cmd_emit(const options *o)
     if (!o->sub || (strcmp(o->sub, "ir") && strcmp(o->sub, "c") && strcmp(o->sub, "llvm") &&
                     strcmp(o->sub, "ptx")))
         return die("emit needs what to emit: 'ir', 'c', 'llvm' or 'ptx' (pelkc emit ir SPEC)");
-    if (!strcmp(o->sub, "ptx"))
-        return emit_ptx(o);
     int ir = !strcmp(o->sub, "ir"), llvm = !strcmp(o->sub, "llvm");
     /* emit llvm --print-after-all: pelkc's passes, as for emit ir, then the module */
     ir_graph *g = load_graph(o, &s, 0, (ir || llvm) && o->print_after_all ? stdout : NULL, &d);
@@ -150,11 +94,9 @@ int cmd_emit(const options *o)
         char *text = ir_print(g);
         fputs(text, stdout);
         free(text);
-    } else if (g && llvm) {
-        rc = emit_llvm(g, o, stdout, &d);
-    } else if (g && !ir) {
+    } else if (g && !ir) { /* C, LLVM IR or PTX: the backend parse_args chose for the kind */
         build_options bo = make_build_options(o);
-        rc = c_emit(g, &bo, stdout, &d);
+        rc = backend_emit(o->be, g, &bo, stdout, &d);
     }
     ir_free(g);
     spec_free(&s);

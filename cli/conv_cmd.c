@@ -27,8 +27,7 @@ static int build_conv(const options *o, int random, model_api *api, ir_graph **o
     int rc = g ? 0 : -1;
     char built_by[512];
     if (!rc)
-        rc = build_model_api(o, g, o->cc_flag && !strcmp(o->cc_flag, "tcc"), api, built_by,
-                             sizeof built_by, d);
+        rc = build_model_api(o, o->be, g, api, built_by, sizeof built_by, d);
     if (!rc && built)
         snprintf(built, built_cap, "%s", built_by);
     if (rc || !out_graph)

@@ -14,7 +14,8 @@ build_options make_build_options(const options *o)
     bo.march = strcmp(o->march, "generic") ? o->march : NULL;
     bo.vec = target_vec(bo.march);
     /* tcc compiles in process: only the orchestration, calling pelkc's own kernels */
-    bo.host_kernels = o->cc && !strcmp(o->cc, "tcc");
+    bo.host_kernels = o->be == &backend_tcc;
+    bo.sm = o->sm;
     if (bo.host_kernels)
         bo.vec = host_kernels_vec();
     return bo;
@@ -23,8 +24,7 @@ build_options make_build_options(const options *o)
 pass_options make_pass_options(const options *o)
 {
     pass_options po = {.periph_dense = o->periph_dense};
-    /* the GPU kernels take a LayerNorm as its own launch, not fused into the next layer */
-    po.keep_norms = o->target != TARGET_C;
+    po.keep_norms = o->be->keep_norms;
     return po;
 }
 

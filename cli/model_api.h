@@ -6,15 +6,16 @@
 
 #include <stddef.h>
 
+#include "../backends/backend.h"
 #include "../ir/ir.h"
 #include "../runtime/pelkc_model.h"
 #include "options.h"
 #include "util.h"
 
 typedef struct model_api {
-    void *so;               /* dlopen handle of a .so, or NULL */
-    void *tcc;              /* tcc_model compiled in process, or NULL */
-    struct llvm_jit *jit;   /* a model compiled in process by LLVM's ORC JIT, or NULL */
+    void *handle;                           /* the loaded or compiled model; NULL: none */
+    void *(*symbol)(void *, const char *);  /* its API by name (without --prefix) */
+    void (*close)(void *);
     pelkc_status (*create_abi)(int32_t, pelkc_model **);
     void (*free)(pelkc_model *);
     pelkc_status (*input_shape)(const pelkc_model *, int32_t *, int32_t *, int32_t *);
@@ -28,26 +29,17 @@ typedef struct model_api {
 
 /* prefix: the --prefix the .so was compiled with (NULL for none). */
 int load_model_api(model_api *api, const char *path, const char *prefix, pelk_diag *d);
-/* The same from a model compiled in process by libtcc (owned by api from then on). */
-int tcc_model_api(model_api *api, void *tcc, const char *prefix, pelk_diag *d);
-/* dlclose or free whichever the api came from. */
+/* Close whichever the api came from. */
 void close_model_api(model_api *api);
-/* Build a lowered graph into api: in process with libtcc when tcc is set, or
- * with LLVM's JIT for --backend llvm, else as a temporary .so by the system
- * compiler; says which in `built_by`. */
-int build_model_api(const options *o, const ir_graph *g, int tcc, model_api *api, char *built_by,
-                    size_t cap, pelk_diag *d);
+/* Build a lowered graph into api with backend b: in process (libtcc, LLVM's
+ * JIT) or as a temporary .so (the C compiler, the GPU backend); says how in
+ * built_by. */
+int build_model_api(const options *o, const pelkc_backend *b, const ir_graph *g, model_api *api,
+                    char *built_by, size_t cap, pelk_diag *d);
 /* Create through the ABI-checked entry point. */
 pelkc_status api_create(const model_api *api, pelkc_model **m);
 /* time_runs over run_f32(m, x, batch, y); a failed run sets d to "<what> failed: <error>". */
 int time_model_runs(const model_api *api, pelkc_model *m, const float *x, int32_t batch, float *y,
                     const char *what, int warmups, int runs, run_times *t, pelk_diag *d);
-
-/* --backend (model_api.c): build a .so with the chosen backend; print the
- * LLVM module. */
-int backend_is_llvm(const options *o);
-const char *backend_name(const options *o);
-int build_so(const ir_graph *g, const options *o, const char *path, pelk_diag *d);
-int emit_llvm(const ir_graph *g, const options *o, FILE *out, pelk_diag *d);
 
 #endif

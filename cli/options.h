@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#include "../backends/backend.h"
+
 enum { MAX_LIST = 64 }; /* --grid and --kernel given at most this often */
 
 /* What compile builds (--target). `emit ptx` prints TARGET_CUDA's kernels. */
@@ -26,6 +28,7 @@ typedef struct options {
     target_kind target;
     int sm;             /* GPU architecture for PTX: 80 or 90 */
     const char *backend; /* "c" or "llvm" */
+    const pelkc_backend *be;  /* what builds the model: from --backend, --target, --cc tcc, emit's kind */
     int random_weights, print_after_all, keep_temps, verbose, periph_dense;
     uint64_t seed;
     int batch, threads, iters, kernel, channels, height, width;

@@ -72,9 +72,10 @@ static const char usage[] =
     "  --grid G                 a sharing grid in the spec's YAML syntax, e.g. '{center: 5, base: 2}'\n"
     "                           or '[9,8,4,2,1,1,1,1,1,2,4,8,9]' or '{rows: [...], cols: [...]}'\n"
     "  --kpe none|constant|border  positional embedding of `conv` (default none)\n"
-    "  --target c|cuda|cuda-emulate  what compile builds: C for this CPU (default); PTX run\n"
-    "                           through the CUDA driver (dlopen'd at pelkc_create); or the\n"
-    "                           same GPU kernels and launches run on the CPU (for testing)\n"
+    "  --target c|cuda|cuda-emulate  what compile (and run SPEC, bench, conv) builds: C for\n"
+    "                           this CPU (default); PTX run through the CUDA driver (dlopen'd\n"
+    "                           at pelkc_create); or the same GPU kernels and launches run on\n"
+    "                           the CPU (for testing)\n"
     "  --sm 80|90               GPU architecture for emit ptx and --target cuda (default 80)\n"
     "  --stage I                a stage of the spec, from 0 (grid)\n"
     "  --png F                  also draw the picture into the PNG file F\n"
@@ -231,6 +232,22 @@ static int set_option(options *o, const char *a, const char *v)
     return 0;
 }
 
+/* The backend the options name: --target's GPU kernels, else --backend, with
+ * --cc tcc meaning libtcc; emit's kind names its own. */
+static const char *backend_for(const options *o)
+{
+    int tcc = o->cc && !strcmp(o->cc, "tcc");
+    if (!strcmp(o->cmd, "emit") && o->sub && !strcmp(o->sub, "c"))
+        return tcc ? "tcc" : "c";
+    if (!strcmp(o->cmd, "emit") && o->sub && !strcmp(o->sub, "llvm"))
+        return "llvm";
+    if (o->target != TARGET_C)
+        return target_name(o->target);
+    if (!strcmp(o->backend, "llvm"))
+        return "llvm";
+    return tcc ? "tcc" : "c";
+}
+
 /* Parse argv into o; returns 0 to go on, 1 for an error (printed), 2 after --help/--version. */
 static int parse_args(int argc, char **argv, options *o)
 {
@@ -306,6 +323,7 @@ static int parse_args(int argc, char **argv, options *o)
             return 1;
         }
     }
+    o->be = backend_find(backend_for(o));
     return 0;
 }
 

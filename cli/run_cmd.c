@@ -48,7 +48,10 @@ static int compile_spec(const options *o, model_api *api, pelk_diag *d)
 {
     if (o->weights && o->random_weights)
         return diag_set(d, "give either --weights or --random-weights, not both");
-    int tcc = !backend_is_llvm(o) && (!o->cc_flag || !strcmp(o->cc_flag, "tcc"));
+    options local = *o;
+    if (o->be == &backend_c && !o->cc_flag)
+        local.be = &backend_tcc; /* run SPEC's default: in process */
+    o = &local;
     double t0 = now_seconds(), steps[4];
     model_spec s;
     ir_graph *g = load_graph_timed(o, &s, 1, NULL, d, steps);
@@ -56,7 +59,7 @@ static int compile_spec(const options *o, model_api *api, pelk_diag *d)
     char built_by[256];
     double t1 = now_seconds();
     if (!rc)
-        rc = build_model_api(o, g, tcc, api, built_by, sizeof built_by, d);
+        rc = build_model_api(o, o->be, g, api, built_by, sizeof built_by, d);
     double t2 = now_seconds();
     if (!rc) {
         printf("compiled %s in %.3f s by %s\n", s.name, t2 - t0, built_by);
@@ -75,7 +78,7 @@ int cmd_run(const options *o)
         return die("run needs a compiled model M.so or a SPEC");
     model_api api = {0};
     int so = is_shared_object(o->path);
-    if (so && backend_is_llvm(o))
+    if (so && o->be == backend_find("llvm"))
         return die("run --backend llvm compiles a SPEC; run M.so without --backend");
     int rc = so ? load_model_api(&api, o->path, o->prefix, &d) : compile_spec(o, &api, &d);
     if (rc) {

@@ -192,7 +192,7 @@ int cmd_scaling(const options *o)
     char built_by[512] = "", shape[128];
     snprintf(shape, sizeof shape, "%d ch %dx%d", channels, h, w);
     rc = measure(o, channels, h, w, rows, built_by, sizeof built_by, &d);
-    const char *compiler = o->cc_flag && !strcmp(o->cc_flag, "tcc") ? "tcc" : o->cc ? o->cc : "cc";
+    const char *compiler = o->be == &backend_tcc ? "tcc" : o->cc ? o->cc : "cc";
     if (!rc)
         printf("timed code built by %s\n", built_by);
     if (!rc && o->csv && !(rc = write_csv(o->csv, &s, rows, &d)))

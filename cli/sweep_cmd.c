@@ -25,7 +25,7 @@ int time_conv_variant(const options *o, kpe_mode kpe, int channels, int height, 
     for (int i = 0; i < g->n_ops; i++)
         v->macs += ir_op_macs(g, &g->ops[i]);
     model_api api = {0};
-    int rc = build_model_api(o, g, o->cc_flag && !strcmp(o->cc_flag, "tcc"), &api, built_by, cap, d);
+    int rc = build_model_api(o, o->be, g, &api, built_by, cap, d);
     ir_free(g);
     pelkc_model *m = NULL;
     if (!rc && (api_create(&api, &m) != PELKC_OK || api.set_threads(m, o->threads) != PELKC_OK))
@@ -159,7 +159,7 @@ int cmd_sweep(const options *o)
     int nk = o->n_kernels ? o->n_kernels : 1, n = nk * o->n_grids, n_ok = 0;
     variant *v = xcalloc((size_t)n, sizeof *v);
     char built_by[512] = "";
-    const char *compiler = o->cc_flag && !strcmp(o->cc_flag, "tcc") ? "tcc" : o->cc ? o->cc : "cc";
+    const char *compiler = o->be == &backend_tcc ? "tcc" : o->cc ? o->cc : "cc";
     printf("%s stage %d: %d conv channels on %dx%d, kpe %s; batch %d, threads %d, %d runs each\n",
            s.name, o->stage, st->conv_channels, st->map_h, st->map_w, kpe_mode_name(s.kpe),
            o->batch, o->threads, o->iters ? o->iters : 10);
