@@ -16,20 +16,8 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+import benchlib  # bench/benchlib.py (puts python/ on sys.path): cpu_busy, the idle gate's sample
 import pelkc  # noqa: E402
-
-
-def idle_fraction(seconds):
-    def snap():
-        with open("/proc/stat") as f:
-            v = [int(x) for x in f.readline().split()[1:]]
-        return v[3] + v[4], sum(v)
-
-    a = snap()
-    time.sleep(seconds)
-    b = snap()
-    return (b[0] - a[0]) / max(1, b[1] - a[1])
 
 
 def main():
@@ -57,7 +45,7 @@ def main():
     times = [[] for _ in models]
     waited, deadline = 0, time.time() + a.max_time
     while len(times[0]) < a.rounds and time.time() < deadline:
-        if a.idle > 0 and idle_fraction(a.idle_wait) < a.idle:
+        if a.idle > 0 and 1.0 - (benchlib.cpu_busy(a.idle_wait) or 0.0) < a.idle:
             waited += 1
             continue
         for t, m in zip(times, models):

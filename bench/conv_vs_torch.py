@@ -26,18 +26,17 @@ See bench/README.md.
 import argparse
 import math
 import os
-import platform
 import re
 import shlex
-import statistics
-import subprocess
 import sys
-import time
 
-import torch
-import torch.nn.functional as F
+import benchlib  # bench/benchlib.py: timing, header, pelkc runs (and python/torch_peer.py)
+from benchlib import REPO_ROOT, fmt_ms as fmt_value, fmt_ratio as fmt_ratio_value, rel_err, time_methods
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+benchlib.torch_peer.prefer_avx512()  # before torch loads: ATen's and OpenBLAS's AVX-512 kernels
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
 DEFAULT_KERNELS = "13,31,51,101,151"
 DEFAULT_GRID = "{center: 5, base: 2}"
 
@@ -116,48 +115,6 @@ def expand_kernel(theta, row_grid, col_grid):
 
 
 # ----------------------------------------------------------------------------------------------
-# Timing
-# ----------------------------------------------------------------------------------------------
-
-def time_methods(fns, iters, min_time, max_time, rounds):
-    """Median wall time of each fn() after warm-up: {key: (median ms, timed runs, min ms)}.
-
-    Why rounds: on a shared machine a burst of other work can last a second or more; timing the
-    methods one after the other lets such a burst land on one method only and flip "best torch".
-    So the timed runs are spread over `rounds` round-robin rounds (A B C A B C ...) and each method's
-    samples are pooled before taking the median: a burst then hits every method a little.
-    Warm-up: one run, plus two more when a run is short (first-call allocations, oneDNN primitive
-    creation, FFT plans). Per method, in total: at least `iters` runs and `min_time` seconds (fast
-    methods get enough samples for a stable median), but a slow method stops for good after
-    `max_time` seconds once it has 3 runs (K = 151 in NCHW takes seconds per call).
-    The min only goes to the log: a median far above it means threads were descheduled.
-    """
-    for fn in fns.values():
-        t0 = time.perf_counter()
-        fn()
-        if time.perf_counter() - t0 < 0.2:
-            fn()
-            fn()
-    samples = {key: [] for key in fns}
-    spent = {key: 0.0 for key in fns}
-    done = set()
-    per_round_n, per_round_t = math.ceil(iters / rounds), min_time / rounds
-    for _ in range(rounds):
-        for key, fn in fns.items():
-            n0, t_round = len(samples[key]), 0.0
-            while key not in done and not (len(samples[key]) - n0 >= per_round_n and t_round >= per_round_t):
-                t0 = time.perf_counter()
-                fn()
-                dt = time.perf_counter() - t0
-                samples[key].append(dt)
-                t_round += dt
-                spent[key] += dt
-                if (spent[key] >= max_time and len(samples[key]) >= 3) or len(samples[key]) >= 100000:
-                    done.add(key)
-    return {key: (statistics.median(v) * 1e3, len(v), min(v) * 1e3) for key, v in samples.items()}
-
-
-# ----------------------------------------------------------------------------------------------
 # PyTorch methods
 # ----------------------------------------------------------------------------------------------
 
@@ -202,11 +159,6 @@ def make_fft_conv(w, bias, h, wd):
 
     conv.fft_size = (nh, nw)
     return conv
-
-
-def rel_err(y, ref):
-    """max |y - ref| / max |ref| (a scale-free error for comparing conv outputs)."""
-    return ((y.float() - ref).abs().max() / ref.abs().max().clamp_min(1e-30)).item()
 
 
 def bench_torch(k, grid, args, log):
@@ -260,7 +212,6 @@ def bench_torch(k, grid, args, log):
 # ----------------------------------------------------------------------------------------------
 
 _warned = set()  # warnings printed once per run
-MEDIAN_RE = re.compile(r"^\s*median_ms:\s*([-+0-9.eE]+|nan|inf)\s*$", re.IGNORECASE)
 
 
 def run_pelkc(k, mode, args, log, show_info):
@@ -281,29 +232,16 @@ def run_pelkc(k, mode, args, log, show_info):
            "--batch", str(args.batch), "--threads", str(args.threads), "--periph", mode]
     if args.pelkc_iters:
         cmd += ["--iters", str(args.pelkc_iters)]
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=args.pelkc_timeout)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        log(f"  FAILED K={k} pelkc {mode}: {e}")
+    run = benchlib.run_pelkc(cmd, args.pelkc_timeout)
+    if run.ms is None:
+        log(f"  FAILED K={k} pelkc {mode} ({run.failure[0]}): {shlex.join(cmd)}")
+        for ln in run.failure[1:]:
+            log(f"  {ln}")
         return None
-    lines = [ln for ln in p.stdout.splitlines() if ln.strip()]
-    m = MEDIAN_RE.match(lines[-1]) if lines else None
-    if p.returncode != 0 or not m:
-        why = f"exit code {p.returncode}" if p.returncode != 0 else "last line is not 'median_ms: X'"
-        log(f"  FAILED K={k} pelkc {mode} ({why}): {shlex.join(cmd)}")
-        for ln in (p.stderr.strip().splitlines() or ["(no stderr)"])[-20:]:
-            log(f"    stderr| {ln}")
-        if p.returncode == 0:
-            for ln in lines[-5:]:
-                log(f"    stdout| {ln}")
-        return None
-    ms = float(m.group(1))
-    if not math.isfinite(ms) or ms < 0:
-        log(f"  FAILED K={k} pelkc {mode}: median_ms is {m.group(1)}")
-        return None
+    ms = run.ms
     if show_info:
         log(f"  $ {shlex.join(cmd)}")
-        for ln in lines[:-1]:
+        for ln in run.lines:
             log(f"    | {ln}")
     log(f"  K={k:<4d} {'pelkc ' + mode:<20s} median {ms:10.3f} ms")
     return ms
@@ -313,69 +251,26 @@ def run_pelkc(k, mode, args, log, show_info):
 # Report: text table, markdown, SVG
 # ----------------------------------------------------------------------------------------------
 
-def machine_info(threads):
-    """Lines describing the machine, torch and thread count."""
-    model = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for ln in f:
-                if ln.startswith("model name"):
-                    model = ln.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return [f"machine: {model}, nproc {os.cpu_count()}, {platform.system()} {platform.machine()},"
-            f" load average {load_text()}",
-            f"torch {torch.__version__} (oneDNN {'on' if torch.backends.mkldnn.is_available() else 'off'}),"
-            f" threads {threads} (torch.get_num_threads() = {torch.get_num_threads()})"]
-
-
-def load_text():
-    """The 1/5/15-minute load averages as text ('?' where unavailable)."""
-    try:
-        return "/".join(f"{v:.2f}" for v in os.getloadavg())
-    except OSError:
-        return "?"
-
-
-def busy_warning():
-    """A warning line when other processes load the machine (timings would then be noisy), else None.
-
-    The 1-minute load average counts runnable processes; with more than half the CPUs already busy
-    before we start, the threads we time get descheduled and medians jump by whole scheduler slices.
-    """
-    try:
-        load1 = os.getloadavg()[0]
-    except OSError:
-        return None
-    ncpu = os.cpu_count() or 1
-    if load1 > 0.5 * ncpu:
-        return (f"WARNING: load average {load1:.2f} on {ncpu} CPUs: other processes are running, timings"
-                " will be noisy (rerun on a quiet machine)")
-    return None
-
-
 def fmt_ms(v, state):
     """A time cell: ms with 3 significant-ish digits, or the reason there is no number."""
     if v is None:
         return state or "-"
-    return f"{v:.3f}" if v < 10 else f"{v:.1f}" if v < 1000 else f"{v:.0f}"
+    return fmt_value(v)
 
 
 def fmt_ratio(a, b):
     """a / b as 'N.Nx', or '-' when either is missing."""
     if a is None or b is None or b <= 0:
         return "-"
-    r = a / b
-    return f"{r:.2f}x" if r < 10 else f"{r:.1f}x" if r < 100 else f"{r:.0f}x"
+    return fmt_ratio_value(a / b)
 
 
 HEADER = ["K", "k'", "pelkc lowered ms", "pelkc dense ms", "torch NCHW ms", "torch channels_last ms",
           "torch FFT ms", "best torch", "lowered vs best torch (x faster)", "lowered vs pelkc dense"]
 
 
-def table_rows(results):
-    """Rows of cells (strings) for the table, one per kernel size."""
+def table_rows(results, refused):
+    """Rows of cells (strings) for the table, one per kernel size; refused: no pelkc/torch ratio."""
     rows = []
     for r in results:
         t, st = r["times"], r["state"]
@@ -383,7 +278,7 @@ def table_rows(results):
         rows.append([str(r["k"]), r["kp"]]
                     + [fmt_ms(t.get(key), st.get(key)) for key, _ in ALL_METHODS]
                     + [f"{fmt_ms(best[1], None)} ({best[0]})" if best else "-",
-                       fmt_ratio(best[1] if best else None, t.get("lowered")),
+                       "refused" if refused else fmt_ratio(best[1] if best else None, t.get("lowered")),
                        fmt_ratio(t.get("dense"), t.get("lowered"))])
     return rows
 
@@ -395,20 +290,6 @@ def best_torch(r):
         return None
     ms, name = min(cands)
     return name.replace("torch ", ""), ms
-
-
-def text_table(rows):
-    """Fixed-width text table (right-aligned numbers)."""
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(HEADER)]
-    fmt = lambda cells: "  ".join(c.rjust(wd) for c, wd in zip(cells, widths))
-    return "\n".join([fmt(HEADER), "  ".join("-" * wd for wd in widths)] + [fmt(row) for row in rows])
-
-
-def markdown_table(rows):
-    """The same table as GitHub markdown."""
-    out = ["| " + " | ".join(HEADER) + " |", "|" + "|".join("---:" for _ in HEADER) + "|"]
-    out += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(out)
 
 
 def summary_lines(results):
@@ -536,7 +417,7 @@ def write_markdown(path, info, settings, rows, summary, notes):
     """The table as a markdown file with the machine and settings it was measured with."""
     text = ["# Peripheral conv: pelkc vs PyTorch", ""]
     text += [f"- {ln}" for ln in info + settings]
-    text += ["", markdown_table(rows), ""]
+    text += ["", benchlib.markdown_table(HEADER, rows), ""]
     text += [f"- {ln}" for ln in summary + notes]
     with open(path, "w") as f:
         f.write("\n".join(text) + "\n")
@@ -581,12 +462,7 @@ def parse_args(argv):
     p.add_argument("--threads", type=int, default=2, help="threads for pelkc and torch (default 2)")
     p.add_argument("--iters", type=int, default=20,
                    help="torch: at least this many timed runs (default 20), see --min-time/--max-time")
-    p.add_argument("--min-time", type=float, default=0.5,
-                   help="torch: keep timing until this many seconds per method (default 0.5)")
-    p.add_argument("--max-time", type=float, default=5.0,
-                   help="torch: stop a slow method after this many seconds once it has 3 runs (default 5)")
-    p.add_argument("--rounds", type=int, default=5,
-                   help="torch: spread each method's timed runs over this many round-robin rounds (default 5)")
+    benchlib.add_torch_timing_options(p, 0.5, 5.0, 5)
     p.add_argument("--pelkc", default=os.path.join(REPO_ROOT, "build", "pelkc"),
                    help="pelkc binary (default: build/pelkc in the repo root)")
     p.add_argument("--pelkc-iters", type=int, default=None, help="pass --iters N to pelkc bench-conv (default: its own)")
@@ -637,18 +513,21 @@ def main(argv=None):
     if args.self_test:
         self_test()
         return 0
-    torch.set_num_threads(args.threads)
+    benchlib.torch_peer.set_threads(args.threads)
     log = lambda s: print(s, flush=True)
 
-    info = machine_info(args.threads)
+    peer = benchlib.torch_peer.describe()
+    refused = benchlib.torch_peer.refusal(peer)
+    info = benchlib.machine_info(args.threads, peer)
     settings = [f"layer: depthwise peripheral conv, C={args.channels}, {args.size[0]}x{args.size[1]},"
                 f" batch {args.batch}, grid {args.grid}, stride 1, zero padding K//2, with bias",
                 f"timing: median; torch >= {args.iters} runs and >= {args.min_time:g} s per method,"
                 f" interleaved over {args.rounds} rounds (slow methods capped at {args.max_time:g} s, >= 3 runs)"]
     for ln in info + settings:
         log(ln)
-    warnings = [w for w in [busy_warning()] if w]
-    for ln in warnings:
+    warnings = [w for w in [benchlib.load_warning()] if w]
+    refusal = [f"WARNING: {refused}"] if refused else []
+    for ln in warnings + refusal:
         log(ln)
     if not args.torch_only and {"lowered", "dense"} & args.methods:
         log(f"pelkc: {args.pelkc}")
@@ -679,16 +558,17 @@ def main(argv=None):
         results.append({"k": k, "kp": kp, "times": times, "state": state})
         log("")
 
-    rows = table_rows(results)
+    rows = table_rows(results, refused)
     summary = summary_lines(results)
-    end_warning = busy_warning()
+    end_warning = benchlib.load_warning()
     if end_warning and not warnings:
         warnings.append(end_warning.replace("WARNING:", "WARNING (at the end):"))
-    summary += [f"load average at the end: {load_text()}"] + warnings
+    summary += [f"load average at the end: {benchlib.load_text()}"] + warnings + refusal
     notes = ["cells: FAIL = pelkc run failed, skip = --skip-dense-above, excl = torch method failed its"
              " check against NCHW, - = not run",
-             "x faster = best torch ms / pelkc lowered ms; lowered vs pelkc dense = dense ms / lowered ms"]
-    log(text_table(rows))
+             "x faster = best torch ms / pelkc lowered ms (refused: torch runs on the reference BLAS);"
+             " lowered vs pelkc dense = dense ms / lowered ms"]
+    log(benchlib.text_table(HEADER, rows))
     log("")
     for ln in summary:
         log(ln)
@@ -702,7 +582,7 @@ def main(argv=None):
                   f"C={args.channels}, {args.size[0]}x{args.size[1]}, batch {args.batch}, grid {args.grid},"
                   f" {args.threads} threads")
         log(f"svg: {args.svg}")
-    return 0
+    return benchlib.REFUSED_STATUS if refused else 0
 
 
 if __name__ == "__main__":

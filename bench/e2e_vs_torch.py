@@ -15,8 +15,10 @@ border` is a per-channel map precomputed once and added after the conv, gamma is
 GELU is exact, LayerNorm is over channels, and the pointwise MLP of each stage runs as F.linear on
 a channels-last (NHWC) view or as 1x1 convs, whichever was faster for that stage in that layout
 (timed once before the benchmark; --pointwise forces one). torch.no_grad(),
-torch.set_num_threads(T); ATen uses its AVX-512 kernels when the CPU has them
-(ATEN_CPU_CAPABILITY=avx512 unless already set; Debian's torch defaults to AVX2). Both torch
+torch.set_num_threads(T) (and the BLAS's own pool); ATen and OpenBLAS use their AVX-512 kernels
+when the CPU has them (python/torch_peer.py's prefer_avx512). The header names the BLAS torch's
+matrix products call and its ISA; on the reference BLAS the times are printed but no ratio, and
+the exit status is 2. Both torch
 variants must agree (max abs difference / max abs output < 1e-4) before they are timed. The ratio
 is pelkc against the faster of the two. Weights are random (pelk_ref's random_weights, so every
 part of the network matters); only time is compared.
@@ -34,43 +36,21 @@ See bench/README.md.
 import argparse
 import copy
 import glob
-import math
 import os
-import platform
 import re
 import shlex
-import statistics
-import subprocess
 import sys
 import time
 
-import numpy as np
+import benchlib  # bench/benchlib.py: timing, header, pelkc runs (and python/torch_peer.py)
+from benchlib import REPO_ROOT, fmt_ms, fmt_ratio, rel_err, time_methods
 
-
-def _prefer_avx512():
-    """Let ATen use its AVX-512 kernels when the CPU has them (before torch is imported).
-
-    Debian's torch 1.13 picks its AVX2 kernels by default even on AVX-512 CPUs; its AVX-512 ones
-    (GELU, LayerNorm, adds, ...) made PeLK-T about 10% faster here (fastest runs, channels_last, 2
-    threads). ATEN_CPU_CAPABILITY is torch's own switch; a value already set is left alone.
-    """
-    if "ATEN_CPU_CAPABILITY" in os.environ:
-        return
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((ln.split(":", 1)[1].split() for ln in f if ln.startswith("flags")), [])
-    except OSError:
-        return
-    if {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= set(flags):
-        os.environ["ATEN_CPU_CAPABILITY"] = "avx512"
-
-
-_prefer_avx512()
-import torch  # noqa: E402  (after _prefer_avx512)
+benchlib.torch_peer.prefer_avx512()  # before numpy and torch load OpenBLAS and ATen
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "ref"))
 import pelk_ref  # noqa: E402  (spec loading, grid rule, expand_kernel, random weights, float64 forward)
 
@@ -79,7 +59,6 @@ CHECK_RTOL = 1e-4          # NCHW vs channels_last, max abs diff / max abs outpu
 SELF_TEST_RTOL = 1e-4      # float32 model vs the float64 reference
 TORCH_METHODS = [("nchw", "torch NCHW"), ("chlast", "torch channels_last")]
 POINTWISE_MODES = ("linear", "conv1x1")
-MEDIAN_RE = re.compile(r"^\s*median_ms:\s*([-+0-9.eE]+|nan|inf)\s*$", re.IGNORECASE)
 RSS_RE = re.compile(r"\bpeak_rss_mb:\s*([0-9.]+(?:[eE][-+]?[0-9]+)?)", re.IGNORECASE)  # anywhere in a line
 PELKC_MIN_RE = re.compile(r"\bmin\s+([0-9.]+)\s*ms\b")  # 'min X ms' in pelkc's summary line, if it prints one
 
@@ -276,55 +255,13 @@ def tune_pointwise(model, layout, batch, budget, log):
             return blk.pointwise(x, y)
 
         fns = {m: (lambda m=m: run(m)) for m in POINTWISE_MODES}
-        stats = time_methods(fns, iters=6, min_time=budget, max_time=budget, rounds=3)
+        stats = time_methods(fns, iters=6, min_time=budget, max_time=budget, rounds=3, short=0.5)
         best = min(POINTWISE_MODES, key=lambda m: stats[m][2])
         modes.append(best)
         log(f"  {layout:6s} stage {i} {tuple(x.shape)}: pointwise "
             + ", ".join(f"{m} {stats[m][2]:.3f} ms (median {stats[m][0]:.3f})" for m in POINTWISE_MODES)
             + f" -> {best}")
     return modes
-
-
-# ----------------------------------------------------------------------------------------------
-# Timing
-# ----------------------------------------------------------------------------------------------
-
-def time_methods(fns, iters, min_time, max_time, rounds):
-    """Median wall time of each fn() after warm-up: {key: (median ms, timed runs, min ms)}.
-
-    As in conv_vs_torch.py: the timed runs of the methods are interleaved over `rounds` round-robin
-    rounds and pooled, so a burst of other work on the machine hits every method a little. Per
-    method: at least `iters` runs and `min_time` seconds, but a slow method stops for good after
-    `max_time` seconds once it has 3 runs. Warm-up: one run, plus two more when a run is short.
-    """
-    for fn in fns.values():
-        t0 = time.perf_counter()
-        fn()
-        if time.perf_counter() - t0 < 0.5:
-            fn()
-            fn()
-    samples = {key: [] for key in fns}
-    spent = {key: 0.0 for key in fns}
-    done = set()
-    per_round_n, per_round_t = math.ceil(iters / rounds), min_time / rounds
-    for _ in range(rounds):
-        for key, fn in fns.items():
-            n0, t_round = len(samples[key]), 0.0
-            while key not in done and not (len(samples[key]) - n0 >= per_round_n and t_round >= per_round_t):
-                t0 = time.perf_counter()
-                fn()
-                dt = time.perf_counter() - t0
-                samples[key].append(dt)
-                t_round += dt
-                spent[key] += dt
-                if (spent[key] >= max_time and len(samples[key]) >= 3) or len(samples[key]) >= 100000:
-                    done.add(key)
-    return {key: (statistics.median(v) * 1e3, len(v), min(v) * 1e3) for key, v in samples.items()}
-
-
-def rel_err(y, ref):
-    """max |y - ref| / max |ref|."""
-    return ((y.double() - ref.double()).abs().max() / ref.double().abs().max().clamp_min(1e-30)).item()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -345,30 +282,18 @@ def run_pelkc(args, log):
         cmd += ["--iters", str(args.iters)]
     log(f"  $ {shlex.join(cmd)}")
     t0 = time.perf_counter()
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=args.pelkc_timeout)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        log(f"  FAILED: {e}")
-        return None, None, None
+    run = benchlib.run_pelkc(cmd, args.pelkc_timeout, stderr_tail=30)
     wall = time.perf_counter() - t0
-    lines = [ln for ln in p.stdout.splitlines() if ln.strip()]
-    m = MEDIAN_RE.match(lines[-1]) if lines else None
-    if p.returncode != 0 or not m:
-        why = f"exit code {p.returncode}" if p.returncode != 0 else "last line of stdout is not 'median_ms: X'"
-        log(f"  FAILED ({why})")
-        for ln in (p.stderr.strip().splitlines() or ["(no stderr)"])[-30:]:
-            log(f"    stderr| {ln}")
-        for ln in lines[-5:]:
-            log(f"    stdout| {ln}")
+    if run.ms is None:
+        log(f"  FAILED ({run.failure[0]})")
+        for ln in run.failure[1:]:
+            log(f"  {ln}")
         return None, None, None
-    for ln in lines[:-1]:
+    for ln in run.lines:
         log(f"    | {ln}")
-    ms = float(m.group(1))
-    if not math.isfinite(ms) or ms <= 0:
-        log(f"  FAILED: median_ms is {m.group(1)}")
-        return None, None, None
+    ms = run.ms
     rss = lo = None
-    for ln in lines[:-1]:
+    for ln in run.lines:
         r, m_lo = RSS_RE.search(ln), PELKC_MIN_RE.search(ln)
         if r:
             rss = float(r.group(1))
@@ -420,7 +345,7 @@ def bench_torch(spec, args, log):
             return times, mins, notes
         if not fns:
             return times, mins, notes
-        stats = time_methods(fns, args.iters or 10, args.min_time, args.max_time, args.rounds)
+        stats = time_methods(fns, args.iters or 10, args.min_time, args.max_time, args.rounds, short=0.5)
     for key, name in TORCH_METHODS:
         if key in stats:
             ms, n, lo = stats[key]
@@ -433,78 +358,12 @@ def bench_torch(spec, args, log):
 # Report
 # ----------------------------------------------------------------------------------------------
 
-def machine_info(threads):
-    model = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for ln in f:
-                if ln.startswith("model name"):
-                    model = ln.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return [f"machine: {model}, nproc {os.cpu_count()}, {platform.system()} {platform.machine()},"
-            f" load average {load_text()}",
-            f"torch {torch.__version__} (oneDNN {'on' if torch.backends.mkldnn.is_available() else 'off'},"
-            f" ATen CPU capability {aten_capability()}),"
-            f" threads {threads} (torch.get_num_threads() = {torch.get_num_threads()})"]
-
-
-def aten_capability():
-    """The kernel set ATen dispatches to (AVX2, AVX512, ...), from torch's build/config report."""
-    m = re.search(r"CPU capability usage:\s*(\S+)", torch.__config__.show())
-    return m.group(1) if m else "?"
-
-
-def load_text():
-    try:
-        return "/".join(f"{v:.2f}" for v in os.getloadavg())
-    except OSError:
-        return "?"
-
-
-def cpu_busy(seconds=1.0):
-    """Fraction of all CPU time spent busy (not idle or iowait) over the next `seconds`, or None.
-
-    Sampled from /proc/stat rather than the load average, which lags by a minute and would still
-    count the previous benchmark's own threads.
-    """
-    def sample():
-        with open("/proc/stat") as f:
-            v = [int(t) for t in f.readline().split()[1:]]
-        return v[3] + v[4], sum(v[:8])  # idle + iowait, total (without guest time, counted in user)
-    try:
-        i0, t0 = sample()
-        time.sleep(seconds)
-        i1, t1 = sample()
-    except (OSError, ValueError, IndexError):
-        return None
-    return 1.0 - (i1 - i0) / (t1 - t0) if t1 > t0 else None
-
-
-def busy_warning():
-    """A warning line when other processes keep the CPUs busy (timings would then be noisy), else None."""
-    busy = cpu_busy()
-    if busy is None or busy <= 0.25:
-        return None
-    ncpu = os.cpu_count() or 1
-    return (f"WARNING: the CPUs were {100 * busy:.0f}% busy over 1 s before measuring ({ncpu} CPUs, load average"
-            f" {load_text()}): other processes are running, timings will be noisy (rerun on a quiet machine)")
-
-
-def fmt_ms(v):
-    return f"{v:.3f}" if v < 10 else f"{v:.1f}" if v < 1000 else f"{v:.0f}"
-
-
-def fmt_ratio(r):
-    return f"{r:.2f}x" if r < 10 else f"{r:.1f}x" if r < 100 else f"{r:.0f}x"
-
-
 HEADER = ["method", "median ms", "min ms", "images/s", "pelkc x faster"]
 
 
-def table_rows(times, mins, states, batch):
-    """Rows: pelkc (ratio against the best torch), then each torch variant (pelkc's ratio against it)."""
+def table_rows(times, mins, states, batch, refused):
+    """Rows: pelkc (ratio against the best torch), then each torch variant (pelkc's ratio against it);
+    refused: no ratios (torch runs on the reference BLAS)."""
     tt = [(times[key], key) for key, _ in TORCH_METHODS if times.get(key) is not None]
     best = min(tt) if tt else None
     pk = times.get("pelkc")
@@ -517,25 +376,15 @@ def table_rows(times, mins, states, batch):
         if ms is None:
             rows.append([name, states.get(key, "-"), "-", "-", "-"])
             continue
-        if key == "pelkc":
+        if refused:
+            ratio = "refused"
+        elif key == "pelkc":
             ratio = f"{fmt_ratio(best[0] / pk)} (vs best torch)" if best else "-"
         else:
             ratio = fmt_ratio(ms / pk) if pk else "-"
         lo = mins.get(key)
         rows.append([name, fmt_ms(ms), fmt_ms(lo) if lo else "-", f"{batch * 1e3 / ms:.2f}", ratio])
     return rows, best
-
-
-def text_table(rows):
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(HEADER)]
-    fmt = lambda cells: "  ".join(c.ljust(wd) if i == 0 else c.rjust(wd) for i, (c, wd) in enumerate(zip(cells, widths)))
-    return "\n".join([fmt(HEADER), "  ".join("-" * wd for wd in widths)] + [fmt(row) for row in rows])
-
-
-def markdown_table(rows):
-    out = ["| " + " | ".join(HEADER) + " |", "|---|" + "|".join("---:" for _ in HEADER[1:]) + "|"]
-    out += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(out)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -588,12 +437,7 @@ def parse_args(argv):
     p.add_argument("--iters", type=int, default=None,
                    help="timed runs: passed to pelkc bench as --iters, and torch's minimum (default: pelkc's"
                         " own default; 10 for torch)")
-    p.add_argument("--min-time", type=float, default=3.0,
-                   help="torch: keep timing until this many seconds per method (default 3)")
-    p.add_argument("--max-time", type=float, default=30.0,
-                   help="torch: stop a slow method after this many seconds once it has 3 runs (default 30)")
-    p.add_argument("--rounds", type=int, default=3,
-                   help="torch: interleave the methods' timed runs over this many rounds (default 3)")
+    benchlib.add_torch_timing_options(p, 3.0, 30.0, 3)
     p.add_argument("--pointwise", choices=("auto",) + POINTWISE_MODES, default="auto",
                    help="torch pointwise MLP: F.linear on NHWC, 1x1 conv, or the faster per stage and"
                         " layout (default auto)")
@@ -623,7 +467,7 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(argv)
-    torch.set_num_threads(args.threads if not args.self_test else (os.cpu_count() or 1))
+    benchlib.torch_peer.set_threads(args.threads if not args.self_test else (os.cpu_count() or 1))
     if args.self_test:
         return self_test(args)
     log = lambda s: print(s, flush=True)
@@ -633,7 +477,10 @@ def main(argv=None):
         print(f"{args.spec}: {e}", file=sys.stderr)
         return 1
 
-    info = machine_info(args.threads)
+    peer = benchlib.torch_peer.describe()
+    refused = benchlib.torch_peer.refusal(peer)
+    refusal = [f"WARNING: {refused}"] if refused else []
+    info = benchlib.machine_info(args.threads, peer)
     st_txt = ", ".join(f"{s['dim']}x{s['depth']} k{s['kernel']}" for s in spec["stages"])
     settings = [f"spec: {spec['name']} ({os.path.relpath(os.path.abspath(args.spec), REPO_ROOT)}),"
                 f" input {spec['input']['channels']}x{spec['input']['height']}x{spec['input']['width']},"
@@ -644,8 +491,8 @@ def main(argv=None):
                 f" pelkc: its own warm-up and median"]
     for ln in info + settings:
         log(ln)
-    warnings = [w for w in [busy_warning()] if w]
-    for ln in warnings:
+    warnings = [w for w in [benchlib.busy_warning()] if w]
+    for ln in warnings + refusal:
         log(ln)
     log("")
 
@@ -666,9 +513,9 @@ def main(argv=None):
             states[key] = "FAIL" if key in args.methods else "-"
     log("")
 
-    rows, best = table_rows(times, mins, states, args.batch)
+    rows, best = table_rows(times, mins, states, args.batch, refused)
     summary = []
-    if times.get("pelkc") and best:
+    if times.get("pelkc") and best and not refused:
         r = best[0] / times["pelkc"]
         how = f"pelkc is {fmt_ratio(r)} faster" if r >= 1 else f"pelkc is {fmt_ratio(1 / r)} slower"
         summary.append(f"pelkc vs best torch: {fmt_ratio(r)} ({how} than {dict(TORCH_METHODS)[best[1]]},"
@@ -676,11 +523,11 @@ def main(argv=None):
     if rss is not None:
         summary.append(f"pelkc peak resident memory: {rss:.1f} MB")
     summary += [f"{dict(TORCH_METHODS)[k]}: {v}" for k, v in notes.items() if k in args.methods]
-    end_warning = busy_warning()
+    end_warning = benchlib.busy_warning()
     if end_warning and not warnings:
         warnings.append(end_warning.replace("WARNING:", "WARNING (at the end):").replace(" before measuring", ""))
-    summary += [f"load average at the end: {load_text()}"] + warnings
-    log(text_table(rows))
+    summary += [f"load average at the end: {benchlib.load_text()}"] + warnings + refusal
+    log(benchlib.text_table(HEADER, rows, left=(0,)))
     log("")
     for ln in summary:
         log(ln)
@@ -688,15 +535,18 @@ def main(argv=None):
         os.makedirs(os.path.dirname(os.path.abspath(args.markdown)), exist_ok=True)
         text = [f"# {spec['name']}: pelkc vs PyTorch, whole network", ""]
         text += [f"- {ln}" for ln in info + settings]
-        text += ["", markdown_table(rows), ""]
+        text += ["", benchlib.markdown_table(HEADER, rows, left=(0,)), ""]
         text += [f"- {ln}" for ln in summary]
         text += ["- pelkc x faster = the row's median / pelkc's median (on pelkc's row: best torch median /"
                  " pelkc median); min ms = the fastest timed run (pelkc's as it reports it); images/s ="
-                 " batch x 1000 / median ms; FAIL = the run failed, - = not run"]
+                 " batch x 1000 / median ms; FAIL = the run failed, - = not run; refused = torch runs on"
+                 " the reference BLAS"]
         with open(args.markdown, "w") as f:
             f.write("\n".join(text) + "\n")
         log(f"markdown: {args.markdown}")
-    return 0 if all(times.get(k) is not None for k in ["pelkc"] * (not args.torch_only) + args.methods) else 1
+    if not all(times.get(k) is not None for k in ["pelkc"] * (not args.torch_only) + args.methods):
+        return 1
+    return benchlib.REFUSED_STATUS if refused else 0
 
 
 if __name__ == "__main__":

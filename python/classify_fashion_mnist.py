@@ -8,8 +8,12 @@
 Compiles SPEC with WEIGHTS (`pelkc compile ... -o M.so`, into a temporary directory unless --so
 names a file to write), runs the test set through the .so with the Python binding
 (python/pelkc.py) and through the PyTorch module (python/pelk_torch.py, float32, eval mode) on the
-same threads and batch, and prints each one's accuracy and images per second, and the fraction of
-images on which the two predict the same class. Images per second are wall-clock over the whole
+same threads and batch, and prints each one's accuracy and images per second, the fraction of
+images on which the two predict the same class, and how many times faster pelkc is. PyTorch runs
+in its fastest form measured for this model (eager under torch.inference_mode(); NCHW vs
+channels_last input and torch.jit.trace + freeze were no faster, docs/PERF.md), with the AVX-512
+kernels of ATen and OpenBLAS where the CPU has them; the BLAS and ISA it runs on are printed, and on
+the reference BLAS (netlib) no ratio is printed, only a warning (python/torch_peer.py). Images per second are wall-clock over the whole
 test set (one pass, after one warm-up batch) on a shared machine: a rough figure, not a benchmark.
 --check: exit 1 unless both accuracies are >= 90% and the agreement is >= 99.9%.
 """
@@ -21,10 +25,13 @@ import sys
 import tempfile
 import time
 
-import numpy as np
-import torch
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_peer  # noqa: E402
+
+torch_peer.prefer_avx512()  # before numpy and torch load OpenBLAS and ATen
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
 import fashion_mnist  # noqa: E402
 import pelk_torch  # noqa: E402
 import pelkc  # noqa: E402
@@ -68,17 +75,23 @@ def main():
         pred_c, ips_c = classify(model.run, x, a.batch)
         model.close()
 
-    torch.set_num_threads(a.threads)
+    torch_peer.set_threads(a.threads)
+    peer = torch_peer.describe()
     module = pelk_torch.PeLK.from_safetensors(a.spec, a.weights)
-    with torch.no_grad():
+    with torch.inference_mode():
         pred_t, ips_t = classify(lambda xb: module(torch.from_numpy(xb)).numpy(), x, a.batch)
 
     acc_c, acc_t = float((pred_c == y).mean()), float((pred_t == y).mean())
     agree = float((pred_c == pred_t).mean())
     print(f"Fashion-MNIST test set: {len(y)} images, batch {a.batch}, {a.threads} thread(s)")
     print(f"  pelkc .so        accuracy {acc_c * 100:6.2f}%   {ips_c:8.0f} images/s")
-    print(f"  PyTorch (float32) accuracy {acc_t * 100:6.2f}%   {ips_t:8.0f} images/s")
+    print(f"  PyTorch (float32) accuracy {acc_t * 100:6.2f}%   {ips_t:8.0f} images/s"
+          "   (eager, inference_mode, NCHW input)")
     print(f"  same class on {np.sum(pred_c == pred_t)} of {len(y)} images ({agree * 100:.2f}%)")
+    for line in torch_peer.describe_lines(peer):
+        print(f"  {line}")
+    refused = torch_peer.refusal(peer)
+    print(f"  WARNING: {refused}" if refused else f"  pelkc is {ips_c / ips_t:.2f}x PyTorch's images/s")
     if a.check:
         ok = acc_c >= 0.90 and acc_t >= 0.90 and agree >= 0.999
         print("PASS" if ok else "FAIL: need accuracy >= 90% for both and agreement >= 99.9%")

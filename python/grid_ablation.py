@@ -32,12 +32,12 @@ import sys
 import tempfile
 import time
 
-import torch
 import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fashion_mnist  # noqa: E402
 import pelk_torch  # noqa: E402
+import torch_peer  # noqa: E402
 from train_fashion_mnist import evaluate, train  # noqa: E402
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -77,7 +77,9 @@ def main():
     ap.add_argument("-o", "--output", default=os.path.join(ROOT, "docs", "GRID_ABLATION.md"))
     a = ap.parse_args()
     seeds = [int(s) for s in a.seeds.split(",")]
-    torch.set_num_threads(a.threads)
+    torch_peer.set_threads(a.threads)
+    peer = torch_peer.describe_lines(torch_peer.describe())  # what the training times ran on
+    print("\n".join(peer), flush=True)
     x_train, y_train, x_test, y_test = fashion_mnist.load()
     data = (x_train[:a.train_images], y_train[:a.train_images], x_test, y_test)
     rows, started = [], time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
@@ -103,8 +105,8 @@ def main():
             print(f"{label}: pelkc bench median {rows[-1]['ms']:.3f} ms", flush=True)
     cc = subprocess.run(["cc", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
     with open(a.output + ".json", "w") as f:  # the raw results, to rewrite the report without retraining
-        json.dump({"rows": rows, "seeds": seeds, "started": started, "cc": cc}, f, indent=1)
-    write_report(a, rows, seeds, started, cc, data)
+        json.dump({"rows": rows, "seeds": seeds, "started": started, "cc": cc, "peer": peer}, f, indent=1)
+    write_report(a, rows, seeds, started, cc, data, peer)
     print(f"wrote {a.output}")
     return 0
 
@@ -125,7 +127,7 @@ def verdict(rows):
             "grids cannot be told apart by accuracy.")
 
 
-def write_report(a, rows, seeds, started, cc, data):
+def write_report(a, rows, seeds, started, cc, data, peer):
     out = ["# Sharing-grid ablation (Fashion-MNIST, small scale)", "",
            "Written by `python/grid_ablation.py` (command below); like the PeLK paper's Table 5, at a scale "
            "small enough for a 2-core machine.", "",
@@ -153,7 +155,8 @@ def write_report(a, rows, seeds, started, cc, data):
             f"compiler `cc` = {cc}). Machine: {platform.machine()}, {os.cpu_count()} cores, a noisy shared VM "
             "(other jobs were running): latencies are rough.",
             f"- Training CPU time per run ({a.threads} thread(s), summed): about {statistics.mean(r['cpu'] for r in rows):.0f} s; "
-            f"all grids cost the same to train here because PyTorch expands the compact kernel to the dense one.",
+            f"all grids cost the same to train here because PyTorch expands the compact kernel to the dense one"
+            f" ({'; '.join(peer)}).",
             f"- Run on {started}: `/usr/bin/python3 python/grid_ablation.py --epochs {a.epochs} "
             f"--train-images {a.train_images} --batch {a.batch} --lr {a.lr:g} --seeds {a.seeds} --threads {a.threads}`.",
             "",
