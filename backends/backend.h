@@ -36,9 +36,9 @@ typedef struct weight_layout {
 
 /* A conv2d with kernel = stride: a matrix product over its patches. */
 int op_is_patchify(const ir_graph *g, const ir_op *op);
-/* batch_schedule.c: ops [0, i) run image by image, the rest layer by layer */
-int first_batched_op(const ir_graph *g);
-void layout_weights(const ir_graph *g, weight_layout *w);
+/* pack: matrix-product weights in pk_gemm's panel layout (the CPU backends);
+ * else every constant plain (the GPU's kernels read them as the IR states them). */
+void layout_weights(const ir_graph *g, int pack, weight_layout *w);
 /* Write the blob; every constant must have data. */
 int write_weights(const ir_graph *g, const weight_layout *w, const char *path, pelk_diag *d);
 /* The same into memory: blob holds w->total bytes, 64-byte aligned. */

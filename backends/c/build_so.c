@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "../../common/version.h"
-#include "../backend.h"
+#include "emit_c_internal.h"
 
 #ifndef PELKC_HALIDE_INCLUDE
 #define PELKC_HALIDE_INCLUDE "/usr/include/halide14"
@@ -23,18 +23,14 @@
 
 static const char *const temp_names[] = {"model.c", "weights.bin", "weights.S", "cc.log"};
 
-static int build_in(const char *dir, const ir_graph *g, const build_options *o,
+static int build_in(const char *dir, const lowered_model *m, const build_options *o,
                     const char *so_path, pelk_diag *d)
 {
     char blob[4096], so[4096], cfile[4096], sfile[4096], rt[4096], errlog[4096];
     if (write_runtime_files(dir, d))
         return -1;
-    weight_layout wl;
-    layout_weights(g, &wl);
     snprintf(blob, sizeof blob, "%s/weights.bin", dir);
-    int rc = write_weights(g, &wl, blob, d);
-    weight_layout_free(&wl);
-    if (rc)
+    if (write_weights(m->g, &m->weights, blob, d))
         return -1;
 
     /* .incbin keeps ~200 MB of weights out of the C compiler's way */
@@ -54,7 +50,7 @@ static int build_in(const char *dir, const ir_graph *g, const build_options *o,
     FILE *f = fopen(cfile, "w");
     if (!f)
         return diag_set(d, "%s: cannot write: %s", cfile, strerror(errno));
-    rc = c_emit(g, o, f, d);
+    int rc = c_emit_lowered(m, o, f, d);
     if (fclose(f) && !rc)
         rc = diag_set(d, "%s: write failed", cfile);
     if (rc)
@@ -125,7 +121,10 @@ int c_build_so(const ir_graph *g, const build_options *o, const char *so_path, p
     char dir[4096];
     if (make_build_dir(dir, sizeof dir, d))
         return -1;
-    int rc = build_in(dir, g, o, so_path, d);
+    lowered_model m;
+    lowered_model_prepare(g, o, LOWERED_FOR_CPU, &m);
+    int rc = build_in(dir, &m, o, so_path, d);
+    lowered_model_free(&m);
     finish_build_dir(dir, temp_names, sizeof temp_names / sizeof temp_names[0], o->keep_temps);
     return rc;
 }

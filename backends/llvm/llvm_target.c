@@ -91,12 +91,11 @@ int lg_optimize(LLVMModuleRef m, const lg_target *t, pelk_diag *d)
 }
 
 /* The model's module, built for target t; the caller disposes of it. */
-static int build_module(lgen *g, LLVMContextRef ctx, const ir_graph *graph, const lg_target *t,
-                        const build_options *o, int jit, pelk_diag *d)
+static int build_module(lgen *g, LLVMContextRef ctx, const lowered_model *m, const lg_target *t,
+                        pelk_diag *d)
 {
-    int vec = o->vec ? o->vec : 8;
-    lg_init(g, ctx, t, vec, jit, graph->name);
-    return lg_build_model(g, graph, d);
+    lg_init(g, ctx, t, m->vec, 0, m->g->name);
+    return lg_build_model(g, m, d);
 }
 
 int llvm_emit(const ir_graph *graph, const build_options *o, FILE *out, pelk_diag *d)
@@ -104,9 +103,11 @@ int llvm_emit(const ir_graph *graph, const build_options *o, FILE *out, pelk_dia
     lg_target t;
     if (lg_target_make(&t, o, d))
         return -1;
+    lowered_model m;
+    lowered_model_prepare(graph, o, LOWERED_FOR_CPU, &m);
     LLVMContextRef ctx = LLVMContextCreate();
     lgen g;
-    int rc = build_module(&g, ctx, graph, &t, o, 0, d);
+    int rc = build_module(&g, ctx, &m, &t, d);
     if (!rc) {
         char *text = LLVMPrintModuleToString(g.mod);
         fputs(text, out);
@@ -114,6 +115,7 @@ int llvm_emit(const ir_graph *graph, const build_options *o, FILE *out, pelk_dia
     }
     lg_dispose(&g);
     LLVMContextDispose(ctx);
+    lowered_model_free(&m);
     lg_target_free(&t);
     if (!rc && ferror(out))
         rc = diag_set(d, "write error while emitting LLVM IR");
@@ -129,18 +131,18 @@ static int emit_object(const lg_target *t, LLVMModuleRef m, const char *path, pe
 }
 
 /* The weights blob as an object: one hidden constant @pelkc_weights. */
-static int emit_weights(const ir_graph *graph, const lg_target *t, const char *path, pelk_diag *d)
+static int emit_weights(const lowered_model *lm, const lg_target *t, const char *path,
+                        pelk_diag *d)
 {
-    weight_layout wl;
-    layout_weights(graph, &wl);
-    unsigned char *blob = aligned_alloc(64, (size_t)(wl.total + 64) / 64 * 64);
-    int rc = blob ? fill_weights(graph, &wl, blob, d)
-                  : diag_set(d, "out of memory for %lld bytes of weights", (long long)wl.total);
+    const weight_layout *wl = &lm->weights;
+    unsigned char *blob = aligned_alloc(64, (size_t)(wl->total + 64) / 64 * 64);
+    int rc = blob ? fill_weights(lm->g, wl, blob, d)
+                  : diag_set(d, "out of memory for %lld bytes of weights", (long long)wl->total);
     if (!rc) {
         LLVMContextRef ctx = LLVMContextCreate();
         LLVMModuleRef m = LLVMModuleCreateWithNameInContext("pelkc_weights", ctx);
         LLVMSetTarget(m, t->triple);
-        LLVMValueRef data = LLVMConstStringInContext2(ctx, (const char *)blob, (size_t)wl.total, 1);
+        LLVMValueRef data = LLVMConstStringInContext2(ctx, (const char *)blob, (size_t)wl->total, 1);
         free(blob); /* LLVM holds its own copy: keep one, not two, while the object is written */
         blob = NULL;
         LLVMValueRef gv = LLVMAddGlobal(m, LLVMTypeOf(data), "pelkc_weights");
@@ -153,7 +155,6 @@ static int emit_weights(const ir_graph *graph, const lg_target *t, const char *p
         LLVMContextDispose(ctx);
     }
     free(blob);
-    weight_layout_free(&wl);
     return rc;
 }
 
@@ -197,7 +198,7 @@ static int prefix_args(const char *dir, const char *prefix, char **argv, int *a,
 static const char *const temp_names[] = {"model.ll", "model.o",     "weights.o",
                                          "runtime.o", "exports.map", "ld.log"};
 
-static int link_in(const char *dir, const ir_graph *graph, const build_options *o,
+static int link_in(const char *dir, const lowered_model *m, const build_options *o,
                    const char *so_path, pelk_diag *d)
 {
     lg_target t;
@@ -210,7 +211,7 @@ static int link_in(const char *dir, const ir_graph *graph, const build_options *
     snprintf(log, sizeof log, "%s/ld.log", dir);
     LLVMContextRef ctx = LLVMContextCreate();
     lgen g;
-    int rc = build_module(&g, ctx, graph, &t, o, 0, d);
+    int rc = build_module(&g, ctx, m, &t, d);
     if (!rc)
         rc = lg_optimize(g.mod, &t, d);
     char ll[4200], *err = NULL;
@@ -222,7 +223,7 @@ static int link_in(const char *dir, const ir_graph *graph, const build_options *
     lg_dispose(&g);
     LLVMContextDispose(ctx);
     if (!rc)
-        rc = emit_weights(graph, &t, wobj, d);
+        rc = emit_weights(m, &t, wobj, d);
     if (!rc)
         rc = t.native ? write_file(rt, pelkc_llvm_rt_native,
                                    (size_t)(pelkc_llvm_rt_native_end - pelkc_llvm_rt_native), d)
@@ -260,7 +261,10 @@ int llvm_build_so(const ir_graph *graph, const build_options *o, const char *so_
     char dir[4096];
     if (make_build_dir(dir, sizeof dir, d))
         return -1;
-    int rc = link_in(dir, graph, o, so_path, d);
+    lowered_model m;
+    lowered_model_prepare(graph, o, LOWERED_FOR_CPU, &m);
+    int rc = link_in(dir, &m, o, so_path, d);
+    lowered_model_free(&m);
     finish_build_dir(dir, temp_names, sizeof temp_names / sizeof temp_names[0], o->keep_temps);
     return rc;
 }
