@@ -1,5 +1,5 @@
 /* What every .so build shares (backends/c/build_so.c, backends/llvm/
- * llvm_target.c and ptx_build_so.c): a private build directory, writing its
+ * llvm_target.c and backends/gpu/gpu_build_so.c): a private build directory, writing its
  * files, and running a tool (the C compiler, or the linker driver) with its
  * stderr kept so that a failure is reported by its first line. */
 #include <errno.h>

@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "../common/version.h"
-#include "../backends/llvm/ptx_kernels.h"
+#include "../backends/gpu/gpu.h"
 #include "../frontend/build_graph.h"
 #include "cli.h"
 

@@ -1,6 +1,6 @@
 /* The GPU kernels as LLVM IR, through the LLVM C API (LLVM 19).
  *
- * Each kernel of the plan (ptx_plan.c) gets one body function,
+ * Each kernel of the plan (gpu_plan.c) gets one body function,
  *   void pk<i>_<kind>_body(ptr a0, ..., ptr a6, i32 block, i32 thread)
  * built once by build_body() whatever the target: it computes its global index
  * block * GPU_BLOCK + thread, returns past the launch's thread count, and
@@ -20,7 +20,7 @@
 #include <llvm-c/TargetMachine.h>
 #include <llvm-c/Transforms/PassBuilder.h>
 
-#include "ptx_kernels.h"
+#include "gpu.h"
 
 typedef struct kb {
     LLVMContextRef ctx;
@@ -201,7 +201,7 @@ static LLVMValueRef gelu(kb *k, LLVMValueRef x)
 
 /* ---- the kernel bodies: one output element per thread ---- */
 
-/* Argument slots, as ptx_plan.c fills them. */
+/* Argument slots, as gpu_plan.c fills them. */
 enum { X = 0, X2 = 1, Y = 2, C0 = 3, C1 = 4, C2 = 5, C3 = 6 };
 
 static void body_conv2d(kb *k, const gpu_kernel *g)

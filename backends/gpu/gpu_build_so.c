@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "../../common/version.h"
-#include "ptx_kernels.h"
+#include "gpu.h"
 
 #ifndef PELKC_HALIDE_INCLUDE
 #define PELKC_HALIDE_INCLUDE "/usr/include/halide14"
@@ -73,8 +73,8 @@ static void emit_table(FILE *f, const ir_graph *g, const gpu_plan *p, int emulat
     fprintf(f, "const pk_gpu_desc pelkc_gpu_desc = {\"%s\", %d, %d, %d, %d, %d, %d, %lld, %lld, %lld,\n"
                "    %d, %d, kernel_names, launches, %s, %s};\n",
             g->name, in->c, in->h, in->w, out->c, g->values[g->output].rank == 4 ? out->h : 1,
-            g->values[g->output].rank == 4 ? out->w : 1, (long long)p->arena_floats,
-            (long long)p->scratch_floats, (long long)p->weights.total, p->n_kernels, p->n_launches,
+            g->values[g->output].rank == 4 ? out->w : 1, (long long)p->lowered.mem.arena_floats,
+            (long long)p->scratch_floats, (long long)p->lowered.weights.total, p->n_kernels, p->n_launches,
             emulate ? "host_kernels" : "NULL", emulate ? "NULL" : "pelkc_ptx");
 }
 
@@ -87,7 +87,7 @@ static int build_in(const char *dir, const ir_graph *g, const gpu_plan *p, const
         return -1;
     snprintf(wfile, sizeof wfile, "%s/weights.bin", dir);
     snprintf(wsfile, sizeof wsfile, "%s/weights.S", dir);
-    if (write_weights(g, &p->weights, wfile, d) || write_incbin(wsfile, "pelkc_weights", wfile, 0, d))
+    if (write_weights(g, &p->lowered.weights, wfile, d) || write_incbin(wsfile, "pelkc_weights", wfile, 0, d))
         return -1;
     if (emulate) {
         snprintf(kfile, sizeof kfile, "%s/kernels.o", dir);
