@@ -9,7 +9,10 @@
 #include <llvm-c/TargetMachine.h>
 #include <stdint.h>
 
+#include "../llvm_util.h"
 #include "../lowered_model.h"
+
+#define LG_WHO "LLVM backend" /* in messages (llvm_util.h) */
 
 typedef struct lgen {
     LLVMContextRef ctx;

@@ -26,12 +26,7 @@ struct llvm_jit {
 
 static int jit_fail(pelk_diag *d, const char *what, LLVMErrorRef e)
 {
-    char *msg = LLVMGetErrorMessage(e);
-    char line[300];
-    snprintf(line, sizeof line, "%s", msg);
-    line[strcspn(line, "\n")] = '\0';
-    LLVMDisposeErrorMessage(msg);
-    return diag_set(d, "LLVM JIT: %s: %s", what, line);
+    return lu_error(d, "LLVM JIT", what, e);
 }
 
 /* Define name -> address in the JIT's main library. */

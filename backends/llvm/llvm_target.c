@@ -7,9 +7,7 @@
  * moved into place only when the link succeeded. */
 #include <errno.h>
 #include <fcntl.h>
-#include <llvm-c/Analysis.h>
 #include <llvm-c/Target.h>
-#include <llvm-c/Transforms/PassBuilder.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,22 +23,6 @@
 extern const unsigned char pelkc_llvm_rt_native[], pelkc_llvm_rt_native_end[];
 extern const unsigned char pelkc_llvm_rt_generic[], pelkc_llvm_rt_generic_end[];
 
-/* Take an LLVM message into d (first line), disposing of it. */
-static int llvm_fail(pelk_diag *d, const char *what, char *msg)
-{
-    char line[300];
-    snprintf(line, sizeof line, "%s", msg ? msg : "(no message)");
-    line[strcspn(line, "\n")] = '\0';
-    if (msg)
-        LLVMDisposeMessage(msg);
-    return diag_set(d, "LLVM backend: %s: %s", what, line);
-}
-
-static int error_fail(pelk_diag *d, const char *what, LLVMErrorRef e)
-{
-    return llvm_fail(d, what, LLVMGetErrorMessage(e));
-}
-
 int lg_target_make(lg_target *t, const build_options *o, pelk_diag *d)
 {
     memset(t, 0, sizeof *t);
@@ -53,14 +35,12 @@ int lg_target_make(lg_target *t, const build_options *o, pelk_diag *d)
     t->triple = LLVMGetDefaultTargetTriple();
     t->cpu = t->native ? LLVMGetHostCPUName() : LLVMCreateMessage("x86-64");
     t->features = t->native ? LLVMGetHostCPUFeatures() : LLVMCreateMessage("");
-    LLVMTargetRef target;
-    char *err = NULL;
-    if (LLVMGetTargetFromTriple(t->triple, &target, &err)) {
+    t->tm = lu_target_machine(t->triple, t->cpu, t->features, LLVMCodeGenLevelAggressive,
+                              LLVMRelocPIC, LG_WHO, d);
+    if (!t->tm) {
         lg_target_free(t);
-        return llvm_fail(d, "no target for this machine", err);
+        return -1;
     }
-    t->tm = LLVMCreateTargetMachine(target, t->triple, t->cpu, t->features,
-                                    LLVMCodeGenLevelAggressive, LLVMRelocPIC, LLVMCodeModelDefault);
     return 0;
 }
 
@@ -76,18 +56,7 @@ void lg_target_free(lg_target *t)
 
 int lg_optimize(LLVMModuleRef m, const lg_target *t, pelk_diag *d)
 {
-    char *err = NULL;
-    if (LLVMVerifyModule(m, LLVMReturnStatusAction, &err))
-        return llvm_fail(d, "pelkc built an invalid module (a bug)", err);
-    LLVMDisposeMessage(err);
-    LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
-    LLVMPassBuilderOptionsSetLoopVectorization(opts, 1);
-    LLVMPassBuilderOptionsSetSLPVectorization(opts, 1);
-    LLVMPassBuilderOptionsSetLoopUnrolling(opts, 1);
-    LLVMPassBuilderOptionsSetLoopInterleaving(opts, 1);
-    LLVMErrorRef e = LLVMRunPasses(m, "default<O3>", t->tm, opts);
-    LLVMDisposePassBuilderOptions(opts);
-    return e ? error_fail(d, "optimisation", e) : 0;
+    return lu_optimize(m, t->tm, "default<O3>", 1, LG_WHO, d);
 }
 
 /* The model's module, built for target t; the caller disposes of it. */
@@ -122,14 +91,6 @@ int llvm_emit(const ir_graph *graph, const build_options *o, FILE *out, pelk_dia
     return rc;
 }
 
-static int emit_object(const lg_target *t, LLVMModuleRef m, const char *path, pelk_diag *d)
-{
-    char *err = NULL;
-    if (LLVMTargetMachineEmitToFile(t->tm, m, path, LLVMObjectFile, &err))
-        return llvm_fail(d, "object emission", err);
-    return 0;
-}
-
 /* The weights blob as an object: one hidden constant @pelkc_weights. */
 static int emit_weights(const lowered_model *lm, const lg_target *t, const char *path,
                         pelk_diag *d)
@@ -150,7 +111,7 @@ static int emit_weights(const lowered_model *lm, const lg_target *t, const char 
         LLVMSetGlobalConstant(gv, 1);
         LLVMSetAlignment(gv, 64);
         LLVMSetVisibility(gv, LLVMHiddenVisibility);
-        rc = emit_object(t, m, path, d);
+        rc = lu_emit_object(t->tm, m, path, LG_WHO, d);
         LLVMDisposeModule(m);
         LLVMContextDispose(ctx);
     }
@@ -217,9 +178,9 @@ static int link_in(const char *dir, const lowered_model *m, const build_options 
     char ll[4200], *err = NULL;
     snprintf(ll, sizeof ll, "%s/model.ll", dir);
     if (!rc && o->keep_temps && LLVMPrintModuleToFile(g.mod, ll, &err)) /* the optimised IR, to read */
-        rc = llvm_fail(d, ll, err);
+        rc = lu_fail(d, LG_WHO, ll, err);
     if (!rc)
-        rc = emit_object(&t, g.mod, obj, d);
+        rc = lu_emit_object(t.tm, g.mod, obj, LG_WHO, d);
     lg_dispose(&g);
     LLVMContextDispose(ctx);
     if (!rc)
