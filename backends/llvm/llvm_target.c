@@ -6,18 +6,12 @@
  * linker driver. Everything happens in a private temp directory; the .so is
  * moved into place only when the link succeeded. */
 #include <errno.h>
-#include <fcntl.h>
 #include <llvm-c/Target.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "llvm_internal.h"
-
 
 /* The runtime library objects embedded by CMake (llvm_rt_embed.c). */
 extern const unsigned char pelkc_llvm_rt_native[], pelkc_llvm_rt_native_end[];
@@ -119,8 +113,6 @@ static int emit_weights(const lowered_model *lm, const lg_target *t, const char 
     return rc;
 }
 
-
-
 /* The exported API (runtime/pelkc_model.h); --prefix P renames them at link time. */
 static const char *const api_names[] = {
     "pelkc_api_version", "pelkc_built_by",  "pelkc_model_name",  "pelkc_create_abi",
@@ -165,7 +157,7 @@ static int link_in(const char *dir, const lowered_model *m, const build_options 
     lg_target t;
     if (lg_target_make(&t, o, d))
         return -1;
-    char obj[4200], wobj[4200], rt[4200], log[4200], so[4200];
+    char obj[4200], wobj[4200], rt[4200], log[4200];
     snprintf(obj, sizeof obj, "%s/model.o", dir);
     snprintf(wobj, sizeof wobj, "%s/weights.o", dir);
     snprintf(rt, sizeof rt, "%s/runtime.o", dir);
@@ -193,15 +185,13 @@ static int link_in(const char *dir, const lowered_model *m, const build_options 
     lg_target_free(&t);
     if (rc)
         return -1;
-    /* the linker writes next to the destination; a rename then publishes it whole */
-    snprintf(so, sizeof so, "%s.partial", so_path);
     char *argv[64], store[N_API * 220 + 4400];
     int a = 0;
     argv[a++] = (char *)(o->cc ? o->cc : "cc");
     argv[a++] = "-shared";
     argv[a++] = "-fopenmp"; /* the runtime library's parallel regions: libgomp */
     argv[a++] = "-o";
-    argv[a++] = so;
+    int out = a++;
     argv[a++] = obj;
     argv[a++] = wobj;
     argv[a++] = rt;
@@ -209,12 +199,7 @@ static int link_in(const char *dir, const lowered_model *m, const build_options 
     if (o->prefix && prefix_args(dir, o->prefix, argv, &a, store, sizeof store, d))
         return -1;
     argv[a] = NULL;
-    rc = run_tool(argv, log, o->verbose, "the linker driver", d);
-    if (!rc && rename(so, so_path))
-        rc = diag_set(d, "%s: cannot write: %s", so_path, strerror(errno));
-    if (rc)
-        unlink(so);
-    return rc;
+    return publish_so(argv, out, so_path, log, o->verbose, "the linker driver", d);
 }
 
 int llvm_build_so(const ir_graph *graph, const build_options *o, const char *so_path, pelk_diag *d)
