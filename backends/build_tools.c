@@ -13,7 +13,7 @@
 
 #include "../common/embedded.h"
 #include "../common/version.h"
-#include "backend.h"
+#include "lowered_model.h"
 
 #ifndef PELKC_HALIDE_INCLUDE
 #define PELKC_HALIDE_INCLUDE "/usr/include/halide14"
@@ -148,4 +148,18 @@ void finish_build_dir(const char *dir, const char *const names[], size_t n, int 
         unlink(path);
     }
     rmdir(dir);
+}
+
+int build_so_in_temp(const ir_graph *g, const build_options *o, const char *so_path,
+                     so_builder *build, const char *const names[], size_t n, pelk_diag *d)
+{
+    char dir[4096];
+    if (make_build_dir(dir, sizeof dir, d))
+        return -1;
+    lowered_model m;
+    lowered_model_prepare(g, o, LOWERED_FOR_CPU, &m);
+    int rc = build(dir, &m, o, so_path, d);
+    lowered_model_free(&m);
+    finish_build_dir(dir, names, n, o->keep_temps);
+    return rc;
 }

@@ -37,4 +37,11 @@ void lowered_model_prepare(const ir_graph *g, const build_options *o, lowered_fo
                            lowered_model *m);
 void lowered_model_free(lowered_model *m);
 
+/* A CPU backend's .so build (build_tools.c): the model prepared, a private build directory
+ * made, build() run in it, then the directory kept or its files `names` removed. */
+typedef int so_builder(const char *dir, const lowered_model *m, const build_options *o,
+                       const char *so_path, pelk_diag *d);
+int build_so_in_temp(const ir_graph *g, const build_options *o, const char *so_path,
+                     so_builder *build, const char *const names[], size_t n, pelk_diag *d);
+
 #endif

@@ -81,13 +81,6 @@ int target_vec(const char *march)
 
 int c_build_so(const ir_graph *g, const build_options *o, const char *so_path, pelk_diag *d)
 {
-    char dir[4096];
-    if (make_build_dir(dir, sizeof dir, d))
-        return -1;
-    lowered_model m;
-    lowered_model_prepare(g, o, LOWERED_FOR_CPU, &m);
-    int rc = build_in(dir, &m, o, so_path, d);
-    lowered_model_free(&m);
-    finish_build_dir(dir, temp_names, sizeof temp_names / sizeof temp_names[0], o->keep_temps);
-    return rc;
+    return build_so_in_temp(g, o, so_path, build_in, temp_names,
+                            sizeof temp_names / sizeof temp_names[0], d);
 }

@@ -204,13 +204,6 @@ static int link_in(const char *dir, const lowered_model *m, const build_options 
 
 int llvm_build_so(const ir_graph *graph, const build_options *o, const char *so_path, pelk_diag *d)
 {
-    char dir[4096];
-    if (make_build_dir(dir, sizeof dir, d))
-        return -1;
-    lowered_model m;
-    lowered_model_prepare(graph, o, LOWERED_FOR_CPU, &m);
-    int rc = link_in(dir, &m, o, so_path, d);
-    lowered_model_free(&m);
-    finish_build_dir(dir, temp_names, sizeof temp_names / sizeof temp_names[0], o->keep_temps);
-    return rc;
+    return build_so_in_temp(graph, o, so_path, link_in, temp_names,
+                            sizeof temp_names / sizeof temp_names[0], d);
 }
