@@ -37,9 +37,9 @@ typedef struct weight_layout {
 
 /* A conv2d with kernel = stride: a matrix product over its patches. */
 int op_is_patchify(const ir_graph *g, const ir_op *op);
-/* batch_schedule.c: ops [0, i) run image by image, the rest layer by layer */
-int first_batched_op(const ir_graph *g);
-void layout_weights(const ir_graph *g, weight_layout *w);
+/* pack: matrix-product weights in pk_gemm's panel layout (the CPU backends);
+ * else every constant plain (the GPU's kernels read them as the IR states them). */
+void layout_weights(const ir_graph *g, int pack, weight_layout *w);
 /* Write the blob; every constant must have data. */
 int write_weights(const ir_graph *g, const weight_layout *w, const char *path, pelk_diag *d);
 /* The same into memory: blob holds w->total bytes, 64-byte aligned. */
@@ -53,6 +53,19 @@ int make_build_dir(char *dir, size_t cap, pelk_diag *d);
 int write_file(const char *path, const void *data, size_t n, pelk_diag *d);
 int run_tool(char *const argv[], const char *errpath, int verbose, const char *role,
              pelk_diag *d);
+/* Run the link tool (or the compiler) with argv[out], its output argument, set to
+ * so_path.partial; rename that to so_path once it succeeded, remove it if not. */
+int publish_so(char *argv[], int out, const char *so_path, const char *errpath, int verbose,
+               const char *role, pelk_diag *d);
+/* The C compiler arguments a model's C is built with: -DPELKC_BUILT_BY, -DPELKC_PREFIX
+ * (o->prefix), -I dir (the runtime files) and -I Halide's header; their text lives in t. */
+typedef struct cc_args {
+    char built_by[64], prefix[200], inc_dir[4200], inc_halide[600];
+} cc_args;
+void cc_model_args(char *argv[], int *a, const build_options *o, const char *dir, cc_args *t);
+/* An assembly file at path defining hidden symbol `name` as the bytes of file blob
+ * (NUL-terminated if text). */
+int write_incbin(const char *path, const char *name, const char *blob, int text, pelk_diag *d);
 /* the embedded runtime sources into dir (what the .so builds compile) */
 int write_runtime_files(const char *dir, pelk_diag *d);
 /* keep: print where dir is; else remove names[0..n) and the runtime files in it, then dir */

@@ -1,5 +1,5 @@
 /* What every .so build shares (backends/c/build_so.c, backends/llvm/
- * llvm_target.c and ptx_build_so.c): a private build directory, writing its
+ * llvm_target.c and backends/gpu/gpu_build_so.c): a private build directory, writing its
  * files, and running a tool (the C compiler, or the linker driver) with its
  * stderr kept so that a failure is reported by its first line. */
 #include <errno.h>
@@ -12,7 +12,12 @@
 #include <unistd.h>
 
 #include "../common/embedded.h"
-#include "backend.h"
+#include "../common/version.h"
+#include "lowered_model.h"
+
+#ifndef PELKC_HALIDE_INCLUDE
+#define PELKC_HALIDE_INCLUDE "/usr/include/halide14"
+#endif
 
 extern char **environ;
 
@@ -69,6 +74,48 @@ int run_tool(char *const argv[], const char *errpath, int verbose, const char *r
     return diag_set(d, "%s '%s' failed: %s", role, argv[0], first[0] ? first : "(no message)");
 }
 
+/* Written whole into path.partial beside the destination, then renamed: a
+ * failed or interrupted build never leaves a half-written .so at path. */
+int publish_so(char *argv[], int out, const char *so_path, const char *errpath, int verbose,
+               const char *role, pelk_diag *d)
+{
+    char partial[4200];
+    snprintf(partial, sizeof partial, "%s.partial", so_path);
+    argv[out] = partial;
+    int rc = run_tool(argv, errpath, verbose, role, d);
+    if (!rc && rename(partial, so_path))
+        rc = diag_set(d, "%s: cannot write: %s", so_path, strerror(errno));
+    if (rc)
+        unlink(partial);
+    return rc;
+}
+
+void cc_model_args(char *argv[], int *a, const build_options *o, const char *dir, cc_args *t)
+{
+    snprintf(t->built_by, sizeof t->built_by, "-DPELKC_BUILT_BY=\"pelkc %s\"", PELKC_VERSION);
+    argv[(*a)++] = t->built_by;
+    if (o->prefix) {
+        snprintf(t->prefix, sizeof t->prefix, "-DPELKC_PREFIX=%s", o->prefix);
+        argv[(*a)++] = t->prefix;
+    }
+    snprintf(t->inc_dir, sizeof t->inc_dir, "-I%s", dir);
+    snprintf(t->inc_halide, sizeof t->inc_halide, "-I%s", PELKC_HALIDE_INCLUDE);
+    argv[(*a)++] = t->inc_dir;
+    argv[(*a)++] = t->inc_halide;
+}
+
+/* .incbin keeps ~200 MB of weights out of the C compiler's way. */
+int write_incbin(const char *path, const char *name, const char *blob, int text, pelk_diag *d)
+{
+    char s[5000];
+    int n = snprintf(s, sizeof s,
+                     "    .section .rodata.%s,\"a\",@progbits\n    .balign 64\n    .globl %s\n"
+                     "    .hidden %s\n    .type %s, @object\n%s:\n    .incbin \"%s\"\n%s"
+                     "    .size %s, . - %s\n    .section .note.GNU-stack,\"\",@progbits\n",
+                     name, name, name, name, name, blob, text ? "    .byte 0\n" : "", name, name);
+    return write_file(path, s, (size_t)n, d);
+}
+
 /* The runtime's sources (common/embedded.h), written into dir for the C
  * compiler to build beside the model. */
 int write_runtime_files(const char *dir, pelk_diag *d)
@@ -101,4 +148,18 @@ void finish_build_dir(const char *dir, const char *const names[], size_t n, int 
         unlink(path);
     }
     rmdir(dir);
+}
+
+int build_so_in_temp(const ir_graph *g, const build_options *o, const char *so_path,
+                     so_builder *build, const char *const names[], size_t n, pelk_diag *d)
+{
+    char dir[4096];
+    if (make_build_dir(dir, sizeof dir, d))
+        return -1;
+    lowered_model m;
+    lowered_model_prepare(g, o, LOWERED_FOR_CPU, &m);
+    int rc = build(dir, &m, o, so_path, d);
+    lowered_model_free(&m);
+    finish_build_dir(dir, names, n, o->keep_temps);
+    return rc;
 }

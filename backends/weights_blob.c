@@ -52,14 +52,14 @@ static void store_const(const ir_const *c, weight_format f, float *dst)
         memcpy(dst, c->data, (size_t)ir_const_numel(c) * sizeof(float));
 }
 
-void layout_weights(const ir_graph *g, weight_layout *w)
+void layout_weights(const ir_graph *g, int pack, weight_layout *w)
 {
     w->offset = xcalloc((size_t)g->n_consts + 1, sizeof *w->offset);
     w->format = xcalloc((size_t)g->n_consts + 1, sizeof *w->format);
     int64_t at = 0;
     for (int i = 0; i < g->n_consts; i++) {
         w->offset[i] = at;
-        w->format[i] = format_of(g, i);
+        w->format[i] = pack ? format_of(g, i) : WEIGHT_PLAIN;
         at += (stored_floats(&g->consts[i], w->format[i]) * (int64_t)sizeof(float) + 63) / 64 * 64;
     }
     w->total = at;

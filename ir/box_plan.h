@@ -64,4 +64,43 @@ void box_plan_free(box_plan *p);
 /* Index of a row box array of height h in rowbox_height (-1 if none). */
 int box_plan_rowbox(const box_plan *p, int height);
 
+/* Where the buffers lie in a thread's scratch, in floats from its start: the
+ * layout above, written once for the specialised code (C and LLVM) and the
+ * generic kernel. q is one of the two output rows a gather builds at once. */
+static inline int64_t box_rowbox_at(const box_plan *p, int i) /* row box array i, its row 0 */
+{
+    return p->off_rowbox + ((int64_t)i * p->hp + p->padt) * p->wp;
+}
+
+static inline int64_t box_z_at(const box_plan *p, int q, int b) /* Z of column region b, data */
+{
+    int live_c = p->cols.live1 - p->cols.live0;
+    return p->off_z + ((int64_t)q * live_c + (b - p->cols.live0)) * p->zp + p->zl;
+}
+
+static inline int64_t box_t_at(const box_plan *p, int q, int i, int k) /* width group i, level k */
+{
+    return p->off_t + (((int64_t)q * p->cols.n_sizes + i) * (p->cols.n_pow + 1) + k) * p->tlp;
+}
+
+static inline int64_t box_out_at(const box_plan *p, int q) { return p->off_out + (int64_t)q * p->wp; }
+
+/* Doubling levels a column box of width w needs: the largest k with 2^k <= w. */
+static inline int box_width_levels(int w)
+{
+    int levels = 0;
+    while ((2 << levels) <= w)
+        levels++;
+    return levels;
+}
+
+/* Output rows the specialised code gathers together, so that each theta
+ * broadcast feeds that many FMAs: two when the accumulators fit AVX-512's 32
+ * vector registers. */
+static inline int box_gather_rows(const box_plan *p)
+{
+    int live_c = p->cols.live1 - p->cols.live0;
+    return p->vec == 16 && 2 * live_c + 4 <= 32 ? 2 : 1;
+}
+
 #endif

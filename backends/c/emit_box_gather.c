@@ -6,14 +6,12 @@
  * (3) column boxes grouped by width, by doubling, added into the output. */
 #include <stdio.h>
 
-#include "../../ir/box_plan.h"
 #include "emit_c_internal.h"
 
 /* Row box array i, pointer to its row 0. */
 static void rowbox_ptr(FILE *f, const box_plan *p, int i, const char *name)
 {
-    fprintf(f, "            float *%s = s + %lld;\n", name,
-            (long long)(p->off_rowbox + ((int64_t)i * p->hp + p->padt) * p->wp));
+    fprintf(f, "            float *%s = s + %lld;\n", name, (long long)box_rowbox_at(p, i));
 }
 
 static void emit_row_boxes(FILE *f, const box_plan *p)
@@ -45,7 +43,7 @@ static void emit_row_boxes(FILE *f, const box_plan *p)
         int off = 0, first = 1;
         for (int k = p->rows.n_pow - 1; k >= 0; k--)
             if (h & (1 << k)) {
-                long long base = p->off_rowbox + ((int64_t)k * p->hp + p->padt) * p->wp;
+                long long base = box_rowbox_at(p, k);
                 fprintf(f, "%s s[%lld + (i + %d) * %d + j]", first ? "" : " +", base, off, p->wp);
                 off += 1 << k;
                 first = 0;
@@ -54,26 +52,17 @@ static void emit_row_boxes(FILE *f, const box_plan *p)
     }
 }
 
-/* Rows of output computed together in the gather: each theta broadcast then
- * feeds `rows` FMAs. Two when the accumulators fit the 32 vector registers. */
-static int gather_rows(const box_plan *p)
-{
-    int live_c = p->cols.live1 - p->cols.live0;
-    return p->vec == 16 && 2 * live_c + 4 <= 32 ? 2 : 1;
-}
-
 /* The gather for output rows xr .. xr + rows - 1 into Z rows zbase + q * zrow. */
 static void emit_gather(FILE *f, const box_plan *p, int kc, int rows)
 {
     const box_axis *R = &p->rows, *C = &p->cols;
-    int live_c = C->live1 - C->live0;
     fprintf(f, "                for (int jb = 0; jb < %d; jb += %d) {\n", p->wp, p->vec);
     for (int q = 0; q < rows; q++)
         for (int b = C->live0; b < C->live1; b++)
             fprintf(f, "                    pk_vf z%d_%d = {0};\n", q, b);
     for (int a = R->live0; a < R->live1; a++) {
         int box = box_plan_rowbox(p, R->size[a]);
-        long long row0 = p->off_rowbox + ((int64_t)box * p->hp + p->padt) * p->wp;
+        long long row0 = box_rowbox_at(p, box);
         fprintf(f, "                    {");
         for (int q = 0; q < rows; q++)
             fprintf(f, " pk_vf v%d = pk_load(s + %lld + (xr + %d) * %d + jb);", q, row0,
@@ -89,24 +78,12 @@ static void emit_gather(FILE *f, const box_plan *p, int kc, int rows)
     for (int q = 0; q < rows; q++)
         for (int b = C->live0; b < C->live1; b++)
             fprintf(f, "                    pk_store(s + %lld + jb, z%d_%d);\n",
-                    (long long)(p->off_z + ((int64_t)q * live_c + (b - C->live0)) * p->zp + p->zl),
-                    q, b);
+                    (long long)box_z_at(p, q, b), q, b);
     fprintf(f, "                }\n");
 }
 
-/* Doubling buffer k of width group i for Z row set q. */
-static long long tbuf(const box_plan *p, int q, int i, int k)
-{
-    return p->off_t + (((int64_t)q * p->cols.n_sizes + i) * (p->cols.n_pow + 1) + k) * p->tlp;
-}
-
-static int width_levels(int w)
-{
-    int levels = 0;
-    while ((2 << levels) <= w)
-        levels++;
-    return levels;
-}
+/* box_t_at as a long long, for printf */
+static long long tbuf(const box_plan *p, int q, int i, int k) { return box_t_at(p, q, i, k); }
 
 /* Column boxes for output rows xr .. xr + rows - 1, all in whole vectors with
  * literal trip counts. Level by level across every width group and row, so
@@ -115,22 +92,21 @@ static int width_levels(int w)
 static void emit_col_boxes(FILE *f, const box_plan *p, int rows)
 {
     const box_axis *C = &p->cols;
-    int live_c = C->live1 - C->live0, v = p->vec;
+    int v = p->vec;
     int tlv = (p->tl + v - 1) / v * v, max_levels = 0;
     fprintf(f, "                /* (3) column boxes, grouped by width, by doubling */\n");
     for (int q = 0; q < rows; q++)
         for (int i = 0; i < C->n_sizes; i++) {
             int w = C->sizes[i];
-            if (width_levels(w) > max_levels)
-                max_levels = width_levels(w);
+            if (box_width_levels(w) > max_levels)
+                max_levels = box_width_levels(w);
             fprintf(f, "                for (int u = 0; u < %d; u += %d) /* row %d, width %d */\n"
                        "                    pk_store(s + %lld + u,",
                     tlv, v, q, w, tbuf(p, q, i, 0));
             int first = 1;
             for (int b = C->live0; b < C->live1; b++)
                 if (C->size[b] == w) {
-                    long long z = p->off_z + ((int64_t)q * live_c + (b - C->live0)) * p->zp +
-                                  p->zl + C->lo[b];
+                    long long z = box_z_at(p, q, b) + C->lo[b];
                     fprintf(f, "%s pk_load(s + %lld + u)", first ? "" : " +", z);
                     first = 0;
                 }
@@ -139,7 +115,7 @@ static void emit_col_boxes(FILE *f, const box_plan *p, int rows)
     for (int k = 1; k <= max_levels; k++)
         for (int q = 0; q < rows; q++)
             for (int i = 0; i < C->n_sizes; i++) {
-                if (width_levels(C->sizes[i]) < k)
+                if (box_width_levels(C->sizes[i]) < k)
                     continue;
                 int m = 1 << (k - 1), len = p->tl - ((1 << k) - 1);
                 fprintf(f, "                for (int u = 0; u < %d; u += %d)\n"
@@ -150,12 +126,12 @@ static void emit_col_boxes(FILE *f, const box_plan *p, int rows)
             }
     for (int q = 0; q < rows; q++) {
         fprintf(f, "                {\n                float *yr = s + %lld;\n",
-                (long long)(p->off_out + (int64_t)q * p->wp));
+                (long long)box_out_at(p, q));
         fprintf(f, "                for (int j = 0; j < %d; j += %d)\n"
                    "                    pk_store(yr + j, pk_load(yr + j)", p->wp, v);
         for (int i = 0; i < C->n_sizes; i++) {
             int w = C->sizes[i], off = 0;
-            for (int k = width_levels(w); k >= 0; k--)
+            for (int k = box_width_levels(w); k >= 0; k--)
                 if (w & (1 << k)) {
                     fprintf(f, " + pk_load(s + %lld + j)", tbuf(p, q, i, k) + off);
                     off += 1 << k;
@@ -165,32 +141,32 @@ static void emit_col_boxes(FILE *f, const box_plan *p, int rows)
     }
 }
 
-void emit_box_gather_fn(FILE *f, const ir_graph *g, const ir_op *op, int index, int vec)
+void emit_box_gather_fn(FILE *f, const lowered_model *m, int index)
 {
-    const ir_value *in = &g->values[op->in[0]];
-    box_plan p;
-    box_plan_make(&p, &op->rows, &op->cols, in->h, in->w, vec);
+    const ir_op *op = &m->g->ops[index];
+    const ir_value *in = &m->g->values[op->in[0]];
+    const box_plan *p = &m->box[index];
     int64_t plane = (int64_t)in->h * in->w;
     fprintf(f, "/* op %d: box_gather, kernel %d on %dx%d, %d of %d channels; live regions %dx%d of "
                "%dx%d;\n * %lld gather multiply-adds and %lld box adds per channel */\n",
-            index, op->kernel, in->h, in->w, op->g, in->c, p.rows.live1 - p.rows.live0,
-            p.cols.live1 - p.cols.live0, op->rows.n, op->cols.n, (long long)p.gather_macs,
-            (long long)p.box_adds);
+            index, op->kernel, in->h, in->w, op->g, in->c, p->rows.live1 - p->rows.live0,
+            p->cols.live1 - p->cols.live0, op->rows.n, op->cols.n, (long long)p->gather_macs,
+            (long long)p->box_adds);
     fprintf(f, "static void op%d_box_gather(const float *restrict in, float *restrict out,\n"
                "    const float *restrict theta, const float *restrict bias, const float *restrict "
                "map,\n    float *restrict scratch, int nthreads)\n{\n",
             index);
     fprintf(f, "    (void)map;\n#pragma omp parallel num_threads(nthreads)\n    {\n");
     fprintf(f, "        float *s = scratch + (int64_t)pk_thread_id() * %lld;\n",
-            (long long)pk_scratch_pitch(p.scratch_floats));
+            (long long)pk_scratch_pitch(p->scratch_floats));
     fprintf(f, "        memset(s, 0, %lld * sizeof(float)); /* box pads stay zero across channels */\n",
-            (long long)p.scratch_floats);
+            (long long)p->scratch_floats);
     fprintf(f, "#pragma omp for schedule(static)\n        for (int c = 0; c < %d; c++) {\n", op->g);
     fprintf(f, "            const float *x = in + (int64_t)c * %lld;\n", (long long)plane);
     fprintf(f, "            float *y = out + (int64_t)c * %lld;\n", (long long)plane);
     fprintf(f, "            const float *t = theta + c * %d;\n", op->rows.n * op->cols.n);
-    emit_row_boxes(f, &p);
-    int rows = gather_rows(&p);
+    emit_row_boxes(f, p);
+    int rows = box_gather_rows(p);
     for (int pass = 0; pass < 2; pass++) {
         /* rows at a time, then one at a time for what is left */
         int step = pass == 0 ? rows : 1;
@@ -201,11 +177,11 @@ void emit_box_gather_fn(FILE *f, const ir_graph *g, const ir_op *op, int index, 
                     in->h, step);
         else
             fprintf(f, "            for (; xr < %d; xr++) {\n", in->h);
-        emit_gather(f, &p, op->cols.n, step);
+        emit_gather(f, p, op->cols.n, step);
         /* the rows are built in padded buffers, then their w floats copied out */
         for (int q = 0; q < step; q++) {
             fprintf(f, "                {\n                float *yr = s + %lld;\n",
-                    (long long)(p.off_out + (int64_t)q * p.wp));
+                    (long long)box_out_at(p, q));
             if (op->kpe == IR_KPE_MAP)
                 fprintf(f, "                for (int j = 0; j < %d; j++)\n"
                            "                    yr[j] = bias[c] + map[c * %lld + (xr + %d) * %d + j];\n"
@@ -216,10 +192,10 @@ void emit_box_gather_fn(FILE *f, const ir_graph *g, const ir_op *op, int index, 
                            "                    yr[j] = bias[c];\n                }\n",
                         in->w);
         }
-        emit_col_boxes(f, &p, step);
+        emit_col_boxes(f, p, step);
         for (int q = 0; q < step; q++)
             fprintf(f, "                memcpy(y + (xr + %d) * %d, s + %lld, %d * sizeof(float));\n",
-                    q, in->w, (long long)(p.off_out + (int64_t)q * p.wp), in->w);
+                    q, in->w, (long long)box_out_at(p, q), in->w);
         fprintf(f, "            }\n");
     }
     fprintf(f, "        }\n    }\n");
@@ -228,17 +204,6 @@ void emit_box_gather_fn(FILE *f, const ir_graph *g, const ir_op *op, int index, 
                 (long long)(op->g * plane), (long long)(op->g * plane),
                 (long long)((in->c - op->g) * plane));
     fprintf(f, "}\n\n");
-    box_plan_free(&p);
-}
-
-int64_t box_gather_scratch(const ir_graph *g, const ir_op *op, int vec)
-{
-    const ir_value *in = &g->values[op->in[0]];
-    box_plan p;
-    box_plan_make(&p, &op->rows, &op->cols, in->h, in->w, vec);
-    int64_t n = p.scratch_floats;
-    box_plan_free(&p);
-    return n;
 }
 
 static void int_list(FILE *f, const sharing_grid *gr)

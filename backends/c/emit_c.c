@@ -3,41 +3,15 @@
  * rest layer by layer: first_batched_op), every shape, arena offset and
  * weight offset a literal. The kernels are runtime/pelkc_kernels.h. */
 #include <stdlib.h>
-#include <string.h>
 
-#include "../../passes/passes.h"
-#include "../backend.h"
 #include "emit_c_internal.h"
 
 typedef struct emitter {
     const ir_graph *g;
-    memory_plan plan; /* plan.arena_floats: per image, the values and the norms' statistics */
-    weight_layout weights;
+    const lowered_model *m; /* m->mem.arena_floats: per image, the values and the norms' stats */
     FILE *out;
     int host; /* build_options.host_kernels */
 } emitter;
-
-static int same_grid(const sharing_grid *a, const sharing_grid *b)
-{
-    return a->n == b->n && !memcmp(a->size, b->size, (size_t)a->n * sizeof *a->size);
-}
-
-/* The first box_gather op with the same kernel configuration as op i (grid,
- * kernel, channels, map, kpe form): they share one specialised function. */
-int box_gather_config(const ir_graph *g, int i)
-{
-    const ir_op *a = &g->ops[i];
-    const ir_value *va = &g->values[a->in[0]];
-    for (int j = 0; j < i; j++) {
-        const ir_op *b = &g->ops[j];
-        const ir_value *vb = &g->values[b->in[0]];
-        if (b->kind == OP_BOX_GATHER && b->g == a->g && b->kernel == a->kernel &&
-            b->kpe == a->kpe && vb->c == va->c && vb->h == va->h && vb->w == va->w &&
-            same_grid(&a->rows, &b->rows) && same_grid(&a->cols, &b->cols))
-            return j;
-    }
-    return i;
-}
 
 /* The C expression for image n's copy of a value: the caller's input and
  * output, or the arena, where each image has its own planned copy. */
@@ -48,13 +22,13 @@ static void value_ref(emitter *e, int v, char *buf, size_t cap)
         snprintf(buf, cap, "%s + n * %lld", v == e->g->input ? "input" : "output",
                  (long long)ir_value_numel(val));
     else
-        snprintf(buf, cap, "arena + n * %lld + %lld", (long long)e->plan.arena_floats,
-                 (long long)e->plan.offset[v]);
+        snprintf(buf, cap, "arena + n * %lld + %lld", (long long)e->m->mem.arena_floats,
+                 (long long)e->m->mem.offset[v]);
 }
 
 static void const_ref(emitter *e, int c, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "W(%lld)", (long long)e->weights.offset[c]);
+    snprintf(buf, cap, "W(%lld)", (long long)e->m->weights.offset[c]);
 }
 
 /* A matrix product over the whole batch (pointwise op or patchify conv):
@@ -73,8 +47,8 @@ static void emit_matmul(emitter *e, const ir_op *op, const char *x, const char *
     }
     char stats[64] = "NULL";
     if (op->eps > 0) {
-        snprintf(stats, sizeof stats, "arena + n * %lld + %lld", (long long)e->plan.arena_floats,
-                 (long long)e->plan.stats_offset);
+        snprintf(stats, sizeof stats, "arena + n * %lld + %lld", (long long)e->m->mem.arena_floats,
+                 (long long)e->m->mem.stats_offset);
         fprintf(e->out, "    for (int n = 0; n < nimg; n++)\n");
         fprintf(e->out, "        pk_ln_stats(%s, %s, %d, %d, %.9gf, nthreads);\n", x, stats, in->c,
                 in->h * in->w, op->eps);
@@ -140,10 +114,10 @@ static void emit_op(emitter *e, const ir_op *op, int index)
     case OP_BOX_GATHER:
         if (e->host)
             fprintf(e->out, "pkx_box_gather(%s, %s, %s, %s, %s, scratch, nthreads, &op%d_config);\n",
-                    x, y, c0, c1, c2, box_gather_config(g, index));
+                    x, y, c0, c1, c2, e->m->box_config[index]);
         else
             fprintf(e->out, "op%d_box_gather(%s, %s, %s, %s, %s, scratch, nthreads);\n",
-                    box_gather_config(g, index), x, y, c0, c1, c2);
+                    e->m->box_config[index], x, y, c0, c1, c2);
         break;
     case OP_GELU:
         fprintf(e->out, "pk_gelu(%s, %s, %lld, nthreads);\n", x, y, (long long)ir_value_numel(in));
@@ -179,46 +153,38 @@ static const char run_params[] = "(const float *input, float *output, int nimg, 
                                  "    (void)X, (void)Y, (void)R, (void)S, (void)scratch, "
                                  "(void)nthreads;\n";
 
-int c_emit(const ir_graph *g, const build_options *o, FILE *out, pelk_diag *d)
+int c_emit_lowered(const lowered_model *m, const build_options *o, FILE *out, pelk_diag *d)
 {
-    int vec = o && o->vec ? o->vec : 8;
+    const ir_graph *g = m->g;
     for (int i = 0; i < g->n_ops; i++)
         if (g->ops[i].kind == OP_PERIPH_CONV)
             return diag_set(d, "C backend: op %d is a periph_conv; run the lowering passes first",
                             i);
-    emitter e = {g, {0}, {0}, out, o && o->host_kernels};
-    int64_t scratch = 0;
-    for (int i = 0; i < g->n_ops; i++)
-        if (g->ops[i].kind == OP_BOX_GATHER) {
-            int64_t s = pk_scratch_pitch(box_gather_scratch(g, &g->ops[i], vec));
-            scratch = s > scratch ? s : scratch;
-        }
-    plan_memory(g, &e.plan);
-    layout_weights(g, &e.weights);
-    int64_t arena = e.plan.arena_floats;
+    emitter e = {g, m, out, o && o->host_kernels};
+    int64_t arena = m->mem.arena_floats;
     const ir_value *in = &g->values[g->input], *res = &g->values[g->output];
-    int split = first_batched_op(g);
+    int split = m->split;
 
     fprintf(out, "/* %s: generated by pelkc. A batch per call, ops [0, %d) image by image, ops\n"
                  " * [%d, %d) layer by layer; NCHW; weights in the blob pelkc_weights (%lld bytes),\n"
                  " * activations in a %lld-float arena per image. */\n",
-            g->name, split, split, g->n_ops, (long long)e.weights.total, (long long)arena);
+            g->name, split, split, g->n_ops, (long long)m->weights.total, (long long)arena);
     if (e.host) /* orchestration only: the kernels are pelkc's, precompiled */
         fprintf(out, "#include <stddef.h>\n#include \"pelkc_internal.h\"\n#include \"pelkc_host.h\"\n\n");
     else
         fprintf(out,
                 "#define PK_VEC %d\n#include \"pelkc_internal.h\"\n#include \"pelkc_kernels.h\"\n"
                 "#include \"pelkc_gemm.h\"\n\n",
-                vec);
+                m->vec);
     fprintf(out, "extern const unsigned char pelkc_weights[] "
                  "__attribute__((visibility(\"hidden\"), aligned(64)));\n");
     fprintf(out, "#define W(offset) ((const float *)(pelkc_weights + (offset)))\n\n");
     for (int i = 0; i < g->n_ops; i++)
-        if (g->ops[i].kind == OP_BOX_GATHER && box_gather_config(g, i) == i) {
+        if (m->box_config[i] == i) {
             if (e.host)
                 emit_box_gather_config(out, g, &g->ops[i], i);
             else
-                emit_box_gather_fn(out, g, &g->ops[i], i, vec);
+                emit_box_gather_fn(out, m, i);
         }
     if (split > 0) { /* ops [0, split): one image at a time */
         fprintf(out, "static void run_image_first%s", run_params);
@@ -241,10 +207,17 @@ int c_emit(const ir_graph *g, const build_options *o, FILE *out, pelk_diag *d)
             "const pelkc_model_desc pelkc_desc = {\"%s\", %d, %d, %d, %d, %d, %d, %lld, %lld, "
             "run_batch};\n",
             g->name, in->c, in->h, in->w, res->c, res->h, res->w, (long long)arena,
-            (long long)scratch);
-    memory_plan_free(&e.plan);
-    weight_layout_free(&e.weights);
+            (long long)m->box_scratch);
     if (ferror(out))
         return diag_set(d, "write error while emitting C");
     return 0;
+}
+
+int c_emit(const ir_graph *g, const build_options *o, FILE *out, pelk_diag *d)
+{
+    lowered_model m;
+    lowered_model_prepare(g, o, LOWERED_FOR_CPU, &m);
+    int rc = c_emit_lowered(&m, o, out, d);
+    lowered_model_free(&m);
+    return rc;
 }

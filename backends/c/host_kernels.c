@@ -12,19 +12,14 @@
 /* after the kernels: its macros rename pk_* to pkl_* for generated code */
 #include "../../runtime/pelkc_host.h"
 
-#include "../../ir/box_plan.h"
-#include "emit_c_internal.h"
-#include "../backend.h"
+#include "../lowered_model.h"
 
 /* the scratch layout pkx_box_gather expects (tcc_build.c emits for it) */
 int host_kernels_vec(void) { return PK_VEC; }
 
 /* ---- the lowered conv, generic ---- */
 
-static float *rowbox(const box_plan *p, float *s, int i)
-{
-    return s + p->off_rowbox + ((int64_t)i * p->hp + p->padt) * p->wp;
-}
+static float *rowbox(const box_plan *p, float *s, int i) { return s + box_rowbox_at(p, i); }
 
 /* (1) row boxes B_h(i,j) = sum_{t<h} X(i+t,j): powers of two by doubling, other heights as sums
  * of powers; rows [1 - h, h) of each array, as the specialised code writes them. */
@@ -76,23 +71,13 @@ static void gather(const box_plan *p, const float *t, int kc, int xr, float *s,
                     z[q] += ta[q] * v;
             }
             for (int q = 0; q < nb; q++)
-                pk_store(s + p->off_z + (int64_t)(b0 + q - C->live0) * p->zp + p->zl + jb, z[q]);
+                pk_store(s + box_z_at(p, 0, b0 + q) + jb, z[q]);
         }
     }
 }
 
-static int width_levels(int w)
-{
-    int levels = 0;
-    while ((2 << levels) <= w)
-        levels++;
-    return levels;
-}
-
-static float *tbuf(const box_plan *p, float *s, int i, int k)
-{
-    return s + p->off_t + ((int64_t)i * (p->cols.n_pow + 1) + k) * p->tlp;
-}
+/* one output row at a time: the first of the layout's two */
+static float *tbuf(const box_plan *p, float *s, int i, int k) { return s + box_t_at(p, 0, i, k); }
 
 /* (3) column boxes of row yr (already holding bias and map), grouped by width, by doubling. */
 static void col_boxes(const box_plan *p, float *s, float *yr)
@@ -105,11 +90,10 @@ static void col_boxes(const box_plan *p, float *s, float *yr)
             pk_vf acc = {0};
             for (int b = C->live0; b < C->live1; b++)
                 if (C->size[b] == C->sizes[i])
-                    acc += pk_load(s + p->off_z + (int64_t)(b - C->live0) * p->zp + p->zl +
-                                   C->lo[b] + u);
+                    acc += pk_load(s + box_z_at(p, 0, b) + C->lo[b] + u);
             pk_store(t0 + u, acc);
         }
-        for (int k = 1; k <= width_levels(C->sizes[i]); k++) {
+        for (int k = 1; k <= box_width_levels(C->sizes[i]); k++) {
             int m = 1 << (k - 1), len = p->tl - ((1 << k) - 1);
             float *dst = tbuf(p, s, i, k), *src = tbuf(p, s, i, k - 1);
             for (int u = 0; u < (len + v - 1) / v * v; u += v)
@@ -120,7 +104,7 @@ static void col_boxes(const box_plan *p, float *s, float *yr)
         pk_vf acc = pk_load(yr + j);
         for (int i = 0; i < C->n_sizes; i++) {
             int w = C->sizes[i], off = 0;
-            for (int k = width_levels(w); k >= 0; k--)
+            for (int k = box_width_levels(w); k >= 0; k--)
                 if (w & (1 << k)) {
                     acc += pk_load(tbuf(p, s, i, k) + off + j);
                     off += 1 << k;
@@ -148,7 +132,7 @@ void pkx_box_gather(const float *in, float *out, const float *theta, const float
 #pragma omp for schedule(static)
         for (int c = 0; c < cfg->g; c++) {
             const float *x = in + c * plane, *t = theta + (int64_t)c * cfg->n_rows * cfg->n_cols;
-            float *y = out + c * plane, *yr = s + p.off_out;
+            float *y = out + c * plane, *yr = s + box_out_at(&p, 0);
             row_boxes(&p, x, s);
             for (int xr = 0; xr < cfg->h; xr++) {
                 gather(&p, t, cfg->n_cols, xr, s, arow);

@@ -15,7 +15,7 @@
 #include "../../common/embedded.h"
 #include "../../common/version.h"
 #include "../../runtime/pelkc_host.h"
-#include "../backend.h"
+#include "emit_c_internal.h"
 
 #ifndef PELKC_HALIDE_INCLUDE
 #define PELKC_HALIDE_INCLUDE "/usr/include/halide14"
@@ -119,27 +119,29 @@ int tcc_build(const ir_graph *g, const build_options *o, tcc_model **out, tcc_ti
     bo.vec = host_kernels_vec(); /* the scratch layout of the precompiled kernel */
 
     double t0 = seconds();
+    lowered_model lm;
+    lowered_model_prepare(g, &bo, LOWERED_FOR_CPU, &lm);
     char *code = NULL;
     size_t code_len = 0;
     FILE *f = open_memstream(&code, &code_len);
-    int rc = c_emit(g, &bo, f, d);
+    int rc = c_emit_lowered(&lm, &bo, f, d);
     fclose(f);
     tm.emit = seconds() - t0;
     if (rc) {
+        lowered_model_free(&lm);
         free(code);
         return -1;
     }
 
     t0 = seconds();
     tcc_model *m = xcalloc(1, sizeof *m);
-    weight_layout wl;
-    layout_weights(g, &wl);
-    m->weights = aligned_alloc(64, (size_t)(wl.total + 64) / 64 * 64);
+    const weight_layout *wl = &lm.weights;
+    m->weights = aligned_alloc(64, (size_t)(wl->total + 64) / 64 * 64);
     if (!m->weights)
-        rc = diag_set(d, "out of memory for %lld bytes of weights", (long long)wl.total);
+        rc = diag_set(d, "out of memory for %lld bytes of weights", (long long)wl->total);
     if (!rc)
-        rc = fill_weights(g, &wl, m->weights, d);
-    weight_layout_free(&wl);
+        rc = fill_weights(g, wl, m->weights, d);
+    lowered_model_free(&lm);
     tm.weights = seconds() - t0;
 
     t0 = seconds();

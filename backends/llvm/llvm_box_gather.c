@@ -11,8 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../../ir/box_plan.h"
-#include "../c/emit_c_internal.h"
 #include "llvm_internal.h"
 
 typedef struct bg_gen {
@@ -28,12 +26,6 @@ static LLVMValueRef s_at(bg_gen *e, LLVMValueRef row, int64_t pitch, int64_t k)
     return lg_at(g, e->s, lg_add(g, lg_mul(g, row, pitch), lg_i64(g, k)));
 }
 
-/* Offset of row box array i's row 0. */
-static int64_t rowbox(const box_plan *p, int i)
-{
-    return p->off_rowbox + ((int64_t)i * p->hp + p->padt) * p->wp;
-}
-
 static void gen_row_boxes(bg_gen *e)
 {
     lgen *g = e->g;
@@ -41,7 +33,7 @@ static void gen_row_boxes(bg_gen *e)
     lg_loop li, lj;
     /* B_1 is the image itself, in rows of pitch wp */
     lg_forc(g, &li, 0, p->h, 1);
-    lg_memcpy(g, s_at(e, li.iv, p->wp, rowbox(p, 0)), lg_at(g, e->x, lg_mul(g, li.iv, p->w)), p->w);
+    lg_memcpy(g, s_at(e, li.iv, p->wp, box_rowbox_at(p, 0)), lg_at(g, e->x, lg_mul(g, li.iv, p->w)), p->w);
     lg_end(g, &li);
     /* B_2m(i) = B_m(i) + B_m(i + m) */
     for (int k = 1; k < p->rows.n_pow; k++) {
@@ -50,10 +42,10 @@ static void gen_row_boxes(bg_gen *e)
         LLVMValueRef row = lg_mul(g, li.iv, p->wp);
         lg_forc(g, &lj, 0, p->wp, p->vec);
         LLVMValueRef at = lg_add(g, row, lj.iv);
-        LLVMValueRef a = lg_vload(g, lg_at(g, e->s, lg_add(g, at, lg_i64(g, rowbox(p, k - 1)))));
+        LLVMValueRef a = lg_vload(g, lg_at(g, e->s, lg_add(g, at, lg_i64(g, box_rowbox_at(p, k - 1)))));
         LLVMValueRef b = lg_vload(
-            g, lg_at(g, e->s, lg_add(g, at, lg_i64(g, rowbox(p, k - 1) + (int64_t)m * p->wp))));
-        lg_vstore(g, lg_at(g, e->s, lg_add(g, at, lg_i64(g, rowbox(p, k)))),
+            g, lg_at(g, e->s, lg_add(g, at, lg_i64(g, box_rowbox_at(p, k - 1) + (int64_t)m * p->wp))));
+        lg_vstore(g, lg_at(g, e->s, lg_add(g, at, lg_i64(g, box_rowbox_at(p, k)))),
                   LLVMBuildFAdd(g->b, a, b, ""));
         lg_end(g, &lj);
         lg_end(g, &li);
@@ -69,29 +61,14 @@ static void gen_row_boxes(bg_gen *e)
         for (int k = p->rows.n_pow - 1; k >= 0; k--)
             if (h & (1 << k)) {
                 LLVMValueRef v = lg_vload(
-                    g, lg_at(g, e->s, lg_add(g, at, lg_i64(g, rowbox(p, k) + (int64_t)off * p->wp))));
+                    g, lg_at(g, e->s, lg_add(g, at, lg_i64(g, box_rowbox_at(p, k) + (int64_t)off * p->wp))));
                 sum = sum ? LLVMBuildFAdd(g->b, sum, v, "") : v;
                 off += 1 << k;
             }
-        lg_vstore(g, lg_at(g, e->s, lg_add(g, at, lg_i64(g, rowbox(p, i)))), sum);
+        lg_vstore(g, lg_at(g, e->s, lg_add(g, at, lg_i64(g, box_rowbox_at(p, i)))), sum);
         lg_end(g, &lj);
         lg_end(g, &li);
     }
-}
-
-/* Rows of output computed together in the gather: each theta broadcast then
- * feeds `rows` FMAs. Two when the accumulators fit the 32 vector registers. */
-static int gather_rows(const box_plan *p)
-{
-    int live_c = p->cols.live1 - p->cols.live0;
-    return p->vec == 16 && 2 * live_c + 4 <= 32 ? 2 : 1;
-}
-
-/* Offset of Z row (q, column region b). */
-static int64_t zrow(const box_plan *p, int q, int b)
-{
-    int live_c = p->cols.live1 - p->cols.live0;
-    return p->off_z + ((int64_t)q * live_c + (b - p->cols.live0)) * p->zp + p->zl;
 }
 
 /* The gather for output rows xr .. xr + rows - 1. */
@@ -109,7 +86,7 @@ static void gen_gather(bg_gen *e, LLVMValueRef xr, int kc, int rows)
         for (int b = C->live0; b < C->live1; b++)
             z[q * C->n + b] = LLVMConstNull(g->vf);
     for (int a = R->live0; a < R->live1; a++) {
-        int64_t row0 = rowbox(p, box_plan_rowbox(p, R->size[a]));
+        int64_t row0 = box_rowbox_at(p, box_plan_rowbox(p, R->size[a]));
         for (int q = 0; q < rows; q++)
             v[q] = lg_vload(g, lg_at(g, e->s, lg_add(g, base,
                                                      lg_i64(g, row0 + (int64_t)(R->lo[a] + q) * p->wp))));
@@ -122,23 +99,9 @@ static void gen_gather(bg_gen *e, LLVMValueRef xr, int kc, int rows)
     }
     for (int q = 0; q < rows; q++)
         for (int b = C->live0; b < C->live1; b++)
-            lg_vstore(g, lg_atc(g, lg_at(g, e->s, lj.iv), zrow(p, q, b)), z[q * C->n + b]);
+            lg_vstore(g, lg_atc(g, lg_at(g, e->s, lj.iv), box_z_at(p, q, b)), z[q * C->n + b]);
     lg_end(g, &lj);
     free(z);
-}
-
-/* Doubling buffer k of width group i for Z row set q. */
-static int64_t tbuf(const box_plan *p, int q, int i, int k)
-{
-    return p->off_t + (((int64_t)q * p->cols.n_sizes + i) * (p->cols.n_pow + 1) + k) * p->tlp;
-}
-
-static int width_levels(int w)
-{
-    int levels = 0;
-    while ((2 << levels) <= w)
-        levels++;
-    return levels;
 }
 
 /* s[k + u] as a vector, u the loop's index. */
@@ -160,39 +123,39 @@ static void gen_col_boxes(bg_gen *e, int rows)
     for (int q = 0; q < rows; q++)
         for (int i = 0; i < C->n_sizes; i++) {
             int w = C->sizes[i];
-            if (width_levels(w) > max_levels)
-                max_levels = width_levels(w);
+            if (box_width_levels(w) > max_levels)
+                max_levels = box_width_levels(w);
             lg_forc(g, &lu, 0, tlv, v);
             LLVMValueRef sum = NULL;
             for (int b = C->live0; b < C->live1; b++)
                 if (C->size[b] == w) {
-                    LLVMValueRef z = sload(e, lu.iv, zrow(p, q, b) + C->lo[b]);
+                    LLVMValueRef z = sload(e, lu.iv, box_z_at(p, q, b) + C->lo[b]);
                     sum = sum ? LLVMBuildFAdd(g->b, sum, z, "") : z;
                 }
-            lg_vstore(g, lg_atc(g, lg_at(g, e->s, lu.iv), tbuf(p, q, i, 0)), sum);
+            lg_vstore(g, lg_atc(g, lg_at(g, e->s, lu.iv), box_t_at(p, q, i, 0)), sum);
             lg_end(g, &lu);
         }
     for (int k = 1; k <= max_levels; k++)
         for (int q = 0; q < rows; q++)
             for (int i = 0; i < C->n_sizes; i++) {
-                if (width_levels(C->sizes[i]) < k)
+                if (box_width_levels(C->sizes[i]) < k)
                     continue;
                 int m = 1 << (k - 1), len = p->tl - ((1 << k) - 1);
                 lg_forc(g, &lu, 0, (len + v - 1) / v * v, v);
-                LLVMValueRef sum = LLVMBuildFAdd(g->b, sload(e, lu.iv, tbuf(p, q, i, k - 1)),
-                                                 sload(e, lu.iv, tbuf(p, q, i, k - 1) + m), "");
-                lg_vstore(g, lg_atc(g, lg_at(g, e->s, lu.iv), tbuf(p, q, i, k)), sum);
+                LLVMValueRef sum = LLVMBuildFAdd(g->b, sload(e, lu.iv, box_t_at(p, q, i, k - 1)),
+                                                 sload(e, lu.iv, box_t_at(p, q, i, k - 1) + m), "");
+                lg_vstore(g, lg_atc(g, lg_at(g, e->s, lu.iv), box_t_at(p, q, i, k)), sum);
                 lg_end(g, &lu);
             }
     for (int q = 0; q < rows; q++) {
-        int64_t yr = p->off_out + (int64_t)q * p->wp;
+        int64_t yr = box_out_at(p, q);
         lg_forc(g, &lu, 0, p->wp, v);
         LLVMValueRef sum = sload(e, lu.iv, yr);
         for (int i = 0; i < C->n_sizes; i++) {
             int w = C->sizes[i], off = 0;
-            for (int k = width_levels(w); k >= 0; k--)
+            for (int k = box_width_levels(w); k >= 0; k--)
                 if (w & (1 << k)) {
-                    sum = LLVMBuildFAdd(g->b, sum, sload(e, lu.iv, tbuf(p, q, i, k) + off), "");
+                    sum = LLVMBuildFAdd(g->b, sum, sload(e, lu.iv, box_t_at(p, q, i, k) + off), "");
                     off += 1 << k;
                 }
         }
@@ -212,7 +175,7 @@ static void gen_rows(bg_gen *e, const ir_op *op, LLVMValueRef xr, int rows, LLVM
     gen_gather(e, xr, op->cols.n, rows);
     LLVMValueRef bc = LLVMBuildLoad2(g->b, g->f32, lg_at(g, bias, c), "");
     for (int q = 0; q < rows; q++) {
-        LLVMValueRef yr = lg_atc(g, e->s, p->off_out + (int64_t)q * p->wp);
+        LLVMValueRef yr = lg_atc(g, e->s, box_out_at(p, q));
         lg_loop lj;
         lg_forc(g, &lj, 0, p->w, 1);
         LLVMValueRef val = bc;
@@ -227,7 +190,7 @@ static void gen_rows(bg_gen *e, const ir_op *op, LLVMValueRef xr, int rows, LLVM
     gen_col_boxes(e, rows);
     for (int q = 0; q < rows; q++)
         lg_memcpy(g, lg_at(g, y, lg_mul(g, lg_add(g, xr, lg_i64(g, q)), p->w)),
-                  lg_atc(g, e->s, p->off_out + (int64_t)q * p->wp), p->w);
+                  lg_atc(g, e->s, box_out_at(p, q)), p->w);
 }
 
 enum { ARG_IN, ARG_OUT, ARG_THETA, ARG_BIAS, ARG_MAP, ARG_SCRATCH, N_ARGS };
@@ -261,7 +224,7 @@ static LLVMValueRef gen_body(lgen *g, const ir_op *op, const box_plan *p, int in
     LLVMValueRef y = lg_at(g, args[ARG_OUT], lg_mul(g, lc.iv, plane));
     gen_row_boxes(&e);
     /* rows at a time, then one at a time for what is left */
-    int rows = gather_rows(p), whole = p->h / rows * rows;
+    int rows = box_gather_rows(p), whole = p->h / rows * rows;
     lg_loop lr;
     lg_forc(g, &lr, 0, whole, rows);
     gen_rows(&e, op, lr.iv, rows, lc.iv, y, args[ARG_BIAS], args[ARG_MAP]);
@@ -276,12 +239,11 @@ static LLVMValueRef gen_body(lgen *g, const ir_op *op, const box_plan *p, int in
     return fn;
 }
 
-LLVMValueRef lg_box_gather_fn(lgen *g, const ir_graph *graph, const ir_op *op, int index)
+LLVMValueRef lg_box_gather_fn(lgen *g, const lowered_model *m, int index)
 {
-    const ir_value *in = &graph->values[op->in[0]];
-    box_plan p;
-    box_plan_make(&p, &op->rows, &op->cols, in->h, in->w, g->vec);
-    LLVMValueRef body = gen_body(g, op, &p, index);
+    const ir_op *op = &m->g->ops[index];
+    const ir_value *in = &m->g->values[op->in[0]];
+    LLVMValueRef body = gen_body(g, op, &m->box[index], index);
     char name[64];
     snprintf(name, sizeof name, "op%d_box_gather", index);
     LLVMTypeRef params[] = {g->ptr, g->ptr, g->ptr, g->ptr, g->ptr, g->ptr, g->i32};
@@ -302,6 +264,5 @@ LLVMValueRef lg_box_gather_fn(lgen *g, const ir_graph *graph, const ir_op *op, i
         lg_memcpy(g, lg_atc(g, LLVMGetParam(fn, 1), op->g * plane),
                   lg_atc(g, LLVMGetParam(fn, 0), op->g * plane), (in->c - op->g) * plane);
     LLVMBuildRetVoid(g->b);
-    box_plan_free(&p);
     return fn;
 }

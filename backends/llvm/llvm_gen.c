@@ -21,12 +21,7 @@ void lg_init(lgen *g, LLVMContextRef ctx, const lg_target *t, int vec, int jit, 
     g->jit = jit;
     g->cpu = t->cpu;
     g->features = t->features;
-    LLVMSetTarget(g->mod, t->triple);
-    LLVMTargetDataRef layout = LLVMCreateTargetDataLayout(t->tm);
-    char *dl = LLVMCopyStringRepOfTargetData(layout);
-    LLVMSetDataLayout(g->mod, dl);
-    LLVMDisposeMessage(dl);
-    LLVMDisposeTargetData(layout);
+    lu_set_target(g->mod, t->tm, t->triple);
 }
 
 void lg_dispose(lgen *g)
@@ -85,14 +80,8 @@ LLVMValueRef lg_splat(lgen *g, LLVMValueRef scalar)
 
 LLVMValueRef lg_fmuladd(lgen *g, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c)
 {
-    static unsigned id;
-    if (!id)
-        id = LLVMLookupIntrinsicID("llvm.fmuladd", strlen("llvm.fmuladd"));
-    LLVMTypeRef vt = g->vf;
-    LLVMValueRef fn = LLVMGetIntrinsicDeclaration(g->mod, id, &vt, 1);
-    LLVMTypeRef ft = LLVMIntrinsicGetType(g->ctx, id, &vt, 1);
     LLVMValueRef args[3] = {a, b, c};
-    return LLVMBuildCall2(g->b, ft, fn, args, 3, "");
+    return lu_intrinsic(g->b, g->mod, "llvm.fmuladd", g->vf, args, 3);
 }
 
 void lg_memcpy(lgen *g, LLVMValueRef dst, LLVMValueRef src, int64_t floats)
@@ -142,12 +131,6 @@ static void add_string_attr(lgen *g, LLVMValueRef fn, const char *k, const char 
     LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, a);
 }
 
-static void add_enum_attr(lgen *g, LLVMValueRef fn, unsigned index, const char *name)
-{
-    unsigned kind = LLVMGetEnumAttributeKindForName(name, strlen(name));
-    LLVMAddAttributeAtIndex(fn, index, LLVMCreateEnumAttribute(g->ctx, kind, 0));
-}
-
 LLVMValueRef lg_function(lgen *g, const char *name, LLVMTypeRef ret, LLVMTypeRef *params, int n,
                          int internal)
 {
@@ -155,7 +138,7 @@ LLVMValueRef lg_function(lgen *g, const char *name, LLVMTypeRef ret, LLVMTypeRef
     LLVMValueRef fn = LLVMAddFunction(g->mod, name, ft);
     if (internal)
         LLVMSetLinkage(fn, LLVMInternalLinkage);
-    add_enum_attr(g, fn, LLVMAttributeFunctionIndex, "nounwind");
+    lu_enum_attr(fn, LLVMAttributeFunctionIndex, "nounwind");
     add_string_attr(g, fn, "target-cpu", g->cpu);
     add_string_attr(g, fn, "target-features", g->features);
     /* the specialised kernels are written in <vec x float>: keep them whole registers */
@@ -173,7 +156,7 @@ LLVMValueRef lg_declare(lgen *g, const char *name, LLVMTypeRef ret, LLVMTypeRef 
     LLVMValueRef fn = LLVMGetNamedFunction(g->mod, name);
     if (!fn) {
         fn = LLVMAddFunction(g->mod, name, LLVMFunctionType(ret, params, (unsigned)n, 0));
-        add_enum_attr(g, fn, LLVMAttributeFunctionIndex, "nounwind");
+        lu_enum_attr(fn, LLVMAttributeFunctionIndex, "nounwind");
     }
     return fn;
 }

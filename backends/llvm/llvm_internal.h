@@ -9,8 +9,10 @@
 #include <llvm-c/TargetMachine.h>
 #include <stdint.h>
 
-#include "../../ir/ir.h"
-#include "../backend.h"
+#include "../llvm_util.h"
+#include "../lowered_model.h"
+
+#define LG_WHO "LLVM backend" /* in messages (llvm_util.h) */
 
 typedef struct lgen {
     LLVMContextRef ctx;
@@ -58,11 +60,11 @@ LLVMValueRef lg_function(lgen *g, const char *name, LLVMTypeRef ret, LLVMTypeRef
 LLVMValueRef lg_declare(lgen *g, const char *name, LLVMTypeRef ret, LLVMTypeRef *params, int n);
 LLVMValueRef lg_call(lgen *g, LLVMValueRef fn, LLVMValueRef *args, int n);
 
-/* The module for graph g: run_batch, one specialised function per box_gather
+/* The module for the model: run_batch, one specialised function per box_gather
  * configuration, the kernels it calls (declared), and pelkc_desc. */
-int lg_build_model(lgen *g, const ir_graph *graph, pelk_diag *d);
+int lg_build_model(lgen *g, const lowered_model *m, pelk_diag *d);
 /* box_gather op `index`'s specialised function (its first op of the configuration). */
-LLVMValueRef lg_box_gather_fn(lgen *g, const ir_graph *graph, const ir_op *op, int index);
+LLVMValueRef lg_box_gather_fn(lgen *g, const lowered_model *m, int index);
 
 /* Target: "native" or "generic" (build_options.march NULL). */
 typedef struct lg_target {

@@ -26,12 +26,7 @@ struct llvm_jit {
 
 static int jit_fail(pelk_diag *d, const char *what, LLVMErrorRef e)
 {
-    char *msg = LLVMGetErrorMessage(e);
-    char line[300];
-    snprintf(line, sizeof line, "%s", msg);
-    line[strcspn(line, "\n")] = '\0';
-    LLVMDisposeErrorMessage(msg);
-    return diag_set(d, "LLVM JIT: %s: %s", what, line);
+    return lu_error(d, "LLVM JIT", what, e);
 }
 
 /* Define name -> address in the JIT's main library. */
@@ -77,15 +72,15 @@ static LLVMErrorRef bind_symbols(llvm_jit *j)
 }
 
 /* Build and optimise the module in ctx; hand the target machine to the JIT. */
-static int compile(llvm_jit *j, const ir_graph *graph, const build_options *o,
+static int compile(llvm_jit *j, const lowered_model *m, const build_options *o,
                    LLVMOrcThreadSafeContextRef tsc, LLVMModuleRef *out, pelk_diag *d)
 {
     lg_target t;
     if (lg_target_make(&t, o, d))
         return -1;
     lgen g;
-    lg_init(&g, LLVMOrcThreadSafeContextGetContext(tsc), &t, o->vec ? o->vec : 8, 1, graph->name);
-    int rc = lg_build_model(&g, graph, d);
+    lg_init(&g, LLVMOrcThreadSafeContextGetContext(tsc), &t, m->vec, 1, m->g->name);
+    int rc = lg_build_model(&g, m, d);
     if (!rc)
         rc = lg_optimize(g.mod, &t, d);
     if (rc) {
@@ -108,16 +103,17 @@ static int compile(llvm_jit *j, const ir_graph *graph, const build_options *o,
 llvm_jit *llvm_jit_open(const ir_graph *graph, const build_options *o, pelk_diag *d)
 {
     llvm_jit *j = xcalloc(1, sizeof *j);
-    weight_layout wl;
-    layout_weights(graph, &wl);
-    j->weights = aligned_alloc(64, (size_t)(wl.total + 64) / 64 * 64);
-    int rc = j->weights ? fill_weights(graph, &wl, j->weights, d)
-                        : diag_set(d, "out of memory for %lld bytes of weights", (long long)wl.total);
-    weight_layout_free(&wl);
+    lowered_model m;
+    lowered_model_prepare(graph, o, LOWERED_FOR_CPU, &m);
+    j->weights = aligned_alloc(64, (size_t)(m.weights.total + 64) / 64 * 64);
+    int rc = j->weights ? fill_weights(graph, &m.weights, j->weights, d)
+                        : diag_set(d, "out of memory for %lld bytes of weights",
+                                   (long long)m.weights.total);
     LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
     LLVMModuleRef mod = NULL;
     if (!rc)
-        rc = compile(j, graph, o, tsc, &mod, d);
+        rc = compile(j, &m, o, tsc, &mod, d);
+    lowered_model_free(&m);
     LLVMErrorRef e = NULL;
     if (!rc && (e = bind_symbols(j)))
         rc = jit_fail(d, "cannot bind the runtime", e);

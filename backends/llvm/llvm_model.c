@@ -10,9 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../passes/passes.h"
 #include "../../runtime/pelkc_internal.h"
-#include "../c/emit_c_internal.h"
 #include "llvm_internal.h"
 
 /* A runtime kernel: its name and its C signature, one letter per parameter
@@ -37,8 +35,7 @@ enum { JOB_X, JOB_Y, JOB_R, JOB_S, JOB_NIMG, JOB_O, JOB_I, JOB_P, JOB_PATCH, JOB
 typedef struct model_gen {
     lgen *g;
     const ir_graph *graph;
-    memory_plan plan;
-    weight_layout weights;
+    const lowered_model *lm; /* the memory plan, the weights' offsets, the split */
     LLVMValueRef input, output, arena, scratch, nthreads, null;
     LLVMValueRef nimg, nimg32; /* images in the chunk, as an i64 and as the i32 parameter */
     LLVMValueRef n;          /* i64: the image whose operands value_ref gives (a loop counter) */
@@ -93,7 +90,7 @@ static LLVMValueRef image_base(model_gen *m, LLVMValueRef *cached, LLVMValueRef 
 /* Image n's part of the arena, at offset floats. */
 static LLVMValueRef arena_ref(model_gen *m, int64_t offset)
 {
-    return lg_atc(m->g, image_base(m, &m->arena_n, m->arena, m->plan.arena_floats), offset);
+    return lg_atc(m->g, image_base(m, &m->arena_n, m->arena, m->lm->mem.arena_floats), offset);
 }
 
 /* Image n's copy of value v: the caller's input or output, or its arena. */
@@ -104,7 +101,7 @@ static LLVMValueRef value_ref(model_gen *m, int v)
         return image_base(m, &m->in_n, m->input, ir_value_numel(&graph->values[v]));
     if (v == graph->output)
         return image_base(m, &m->out_n, m->output, ir_value_numel(&graph->values[v]));
-    return arena_ref(m, m->plan.offset[v]);
+    return arena_ref(m, m->lm->mem.offset[v]);
 }
 
 /* Constant operand k of op, or NULL when the op has fewer. */
@@ -112,7 +109,7 @@ static LLVMValueRef const_ref(model_gen *m, const ir_op *op, int k)
 {
     if (k >= op->n_cst)
         return m->null;
-    LLVMValueRef off = lg_i64(m->g, m->weights.offset[op->cst[k]]);
+    LLVMValueRef off = lg_i64(m->g, m->lm->weights.offset[op->cst[k]]);
     return LLVMBuildInBoundsGEP2(m->g->b, m->g->i8, m->g->weights, &off, 1, "");
 }
 
@@ -134,7 +131,7 @@ static void gen_matmul(model_gen *m, const ir_op *op, int inputs, int patch)
     lg_loop l;
     if (norm) {
         image_loop(m, &l);
-        LLVMValueRef a[] = {value_ref(m, op->in[0]), arena_ref(m, m->plan.stats_offset),
+        LLVMValueRef a[] = {value_ref(m, op->in[0]), arena_ref(m, m->lm->mem.stats_offset),
                             lg_i32(g, in->c), lg_i32(g, in->h * in->w),
                             LLVMConstReal(g->f32, (float)op->eps), m->nthreads};
         call_kernel(m, "pkl_ln_stats", a, 6);
@@ -146,7 +143,7 @@ static void gen_matmul(model_gen *m, const ir_op *op, int inputs, int patch)
     if (res)
         store_at(m, m->R, value_ref(m, op->in[1]));
     if (norm)
-        store_at(m, m->S, arena_ref(m, m->plan.stats_offset));
+        store_at(m, m->S, arena_ref(m, m->lm->mem.stats_offset));
     image_loop_end(m, &l);
     /* the job: its literal fields a constant, then the arrays and the image count */
     LLVMValueRef f[JOB_FIELDS] = {m->null, m->null, m->null, m->null, lg_i32(g, 0),
@@ -314,33 +311,27 @@ static LLVMValueRef gen_entry(model_gen *m, const char *name)
     return fn;
 }
 
-int lg_build_model(lgen *g, const ir_graph *graph, pelk_diag *d)
+int lg_build_model(lgen *g, const lowered_model *lm, pelk_diag *d)
 {
+    const ir_graph *graph = lm->g;
     for (int i = 0; i < graph->n_ops; i++)
         if (graph->ops[i].kind == OP_PERIPH_CONV)
             return diag_set(d, "LLVM backend: op %d is a periph_conv; run the lowering passes first",
                             i);
-    model_gen m = {.g = g, .graph = graph};
+    model_gen m = {.g = g, .graph = graph, .lm = lm};
     m.null = LLVMConstNull(g->ptr);
     /* the weights blob: linked in beside the code (.so) or registered by the JIT */
     g->weights = LLVMAddGlobal(g->mod, LLVMArrayType(g->i8, 0), "pelkc_weights");
     LLVMSetAlignment(g->weights, 64);
     if (!g->jit)
         LLVMSetVisibility(g->weights, LLVMHiddenVisibility);
-    int64_t scratch = 0;
     m.box_fn = xcalloc((size_t)graph->n_ops + 1, sizeof *m.box_fn);
     for (int i = 0; i < graph->n_ops; i++)
-        if (graph->ops[i].kind == OP_BOX_GATHER) {
-            int first = box_gather_config(graph, i);
-            if (first == i)
-                m.box_fn[i] = lg_box_gather_fn(g, graph, &graph->ops[i], i);
-            m.box_fn[i] = m.box_fn[first];
-            int64_t s = pk_scratch_pitch(box_gather_scratch(graph, &graph->ops[i], g->vec));
-            scratch = s > scratch ? s : scratch;
-        }
-    plan_memory(graph, &m.plan);
-    layout_weights(graph, &m.weights);
-    int rc = 0, split = first_batched_op(graph);
+        if (lm->box_config[i] == i)
+            m.box_fn[i] = lg_box_gather_fn(g, lm, i);
+        else if (lm->box_config[i] >= 0)
+            m.box_fn[i] = m.box_fn[lm->box_config[i]];
+    int rc = 0, split = lm->split;
     LLVMValueRef first = NULL;
     if (split > 0) { /* ops [0, split): one image at a time */
         first = gen_entry(&m, "run_image_first");
@@ -356,7 +347,7 @@ int lg_build_model(lgen *g, const ir_graph *graph, pelk_diag *d)
         int64_t out = ir_value_numel(&graph->values[graph->output]);
         LLVMValueRef args[] = {lg_at(g, m.input, lg_mul(g, l.iv, in)),
                                lg_at(g, m.output, lg_mul(g, l.iv, out)), lg_i32(g, 1),
-                               lg_at(g, m.arena, lg_mul(g, l.iv, m.plan.arena_floats)),
+                               lg_at(g, m.arena, lg_mul(g, l.iv, lm->mem.arena_floats)),
                                m.scratch, m.nthreads};
         lg_call(g, first, args, 6);
         lg_end(g, &l);
@@ -365,9 +356,7 @@ int lg_build_model(lgen *g, const ir_graph *graph, pelk_diag *d)
         rc = gen_op(&m, &graph->ops[i], i, d);
     LLVMBuildRetVoid(g->b);
     if (!rc)
-        gen_desc(g, graph, run, m.plan.arena_floats, scratch);
-    memory_plan_free(&m.plan);
-    weight_layout_free(&m.weights);
+        gen_desc(g, graph, run, lm->mem.arena_floats, lm->box_scratch);
     free(m.box_fn);
     return rc;
 }

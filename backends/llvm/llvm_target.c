@@ -6,40 +6,16 @@
  * linker driver. Everything happens in a private temp directory; the .so is
  * moved into place only when the link succeeded. */
 #include <errno.h>
-#include <fcntl.h>
-#include <llvm-c/Analysis.h>
 #include <llvm-c/Target.h>
-#include <llvm-c/Transforms/PassBuilder.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "llvm_internal.h"
-
 
 /* The runtime library objects embedded by CMake (llvm_rt_embed.c). */
 extern const unsigned char pelkc_llvm_rt_native[], pelkc_llvm_rt_native_end[];
 extern const unsigned char pelkc_llvm_rt_generic[], pelkc_llvm_rt_generic_end[];
-
-/* Take an LLVM message into d (first line), disposing of it. */
-static int llvm_fail(pelk_diag *d, const char *what, char *msg)
-{
-    char line[300];
-    snprintf(line, sizeof line, "%s", msg ? msg : "(no message)");
-    line[strcspn(line, "\n")] = '\0';
-    if (msg)
-        LLVMDisposeMessage(msg);
-    return diag_set(d, "LLVM backend: %s: %s", what, line);
-}
-
-static int error_fail(pelk_diag *d, const char *what, LLVMErrorRef e)
-{
-    return llvm_fail(d, what, LLVMGetErrorMessage(e));
-}
 
 int lg_target_make(lg_target *t, const build_options *o, pelk_diag *d)
 {
@@ -53,14 +29,12 @@ int lg_target_make(lg_target *t, const build_options *o, pelk_diag *d)
     t->triple = LLVMGetDefaultTargetTriple();
     t->cpu = t->native ? LLVMGetHostCPUName() : LLVMCreateMessage("x86-64");
     t->features = t->native ? LLVMGetHostCPUFeatures() : LLVMCreateMessage("");
-    LLVMTargetRef target;
-    char *err = NULL;
-    if (LLVMGetTargetFromTriple(t->triple, &target, &err)) {
+    t->tm = lu_target_machine(t->triple, t->cpu, t->features, LLVMCodeGenLevelAggressive,
+                              LLVMRelocPIC, LG_WHO, d);
+    if (!t->tm) {
         lg_target_free(t);
-        return llvm_fail(d, "no target for this machine", err);
+        return -1;
     }
-    t->tm = LLVMCreateTargetMachine(target, t->triple, t->cpu, t->features,
-                                    LLVMCodeGenLevelAggressive, LLVMRelocPIC, LLVMCodeModelDefault);
     return 0;
 }
 
@@ -76,27 +50,15 @@ void lg_target_free(lg_target *t)
 
 int lg_optimize(LLVMModuleRef m, const lg_target *t, pelk_diag *d)
 {
-    char *err = NULL;
-    if (LLVMVerifyModule(m, LLVMReturnStatusAction, &err))
-        return llvm_fail(d, "pelkc built an invalid module (a bug)", err);
-    LLVMDisposeMessage(err);
-    LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
-    LLVMPassBuilderOptionsSetLoopVectorization(opts, 1);
-    LLVMPassBuilderOptionsSetSLPVectorization(opts, 1);
-    LLVMPassBuilderOptionsSetLoopUnrolling(opts, 1);
-    LLVMPassBuilderOptionsSetLoopInterleaving(opts, 1);
-    LLVMErrorRef e = LLVMRunPasses(m, "default<O3>", t->tm, opts);
-    LLVMDisposePassBuilderOptions(opts);
-    return e ? error_fail(d, "optimisation", e) : 0;
+    return lu_optimize(m, t->tm, "default<O3>", 1, LG_WHO, d);
 }
 
 /* The model's module, built for target t; the caller disposes of it. */
-static int build_module(lgen *g, LLVMContextRef ctx, const ir_graph *graph, const lg_target *t,
-                        const build_options *o, int jit, pelk_diag *d)
+static int build_module(lgen *g, LLVMContextRef ctx, const lowered_model *m, const lg_target *t,
+                        pelk_diag *d)
 {
-    int vec = o->vec ? o->vec : 8;
-    lg_init(g, ctx, t, vec, jit, graph->name);
-    return lg_build_model(g, graph, d);
+    lg_init(g, ctx, t, m->vec, 0, m->g->name);
+    return lg_build_model(g, m, d);
 }
 
 int llvm_emit(const ir_graph *graph, const build_options *o, FILE *out, pelk_diag *d)
@@ -104,9 +66,11 @@ int llvm_emit(const ir_graph *graph, const build_options *o, FILE *out, pelk_dia
     lg_target t;
     if (lg_target_make(&t, o, d))
         return -1;
+    lowered_model m;
+    lowered_model_prepare(graph, o, LOWERED_FOR_CPU, &m);
     LLVMContextRef ctx = LLVMContextCreate();
     lgen g;
-    int rc = build_module(&g, ctx, graph, &t, o, 0, d);
+    int rc = build_module(&g, ctx, &m, &t, d);
     if (!rc) {
         char *text = LLVMPrintModuleToString(g.mod);
         fputs(text, out);
@@ -114,33 +78,26 @@ int llvm_emit(const ir_graph *graph, const build_options *o, FILE *out, pelk_dia
     }
     lg_dispose(&g);
     LLVMContextDispose(ctx);
+    lowered_model_free(&m);
     lg_target_free(&t);
     if (!rc && ferror(out))
         rc = diag_set(d, "write error while emitting LLVM IR");
     return rc;
 }
 
-static int emit_object(const lg_target *t, LLVMModuleRef m, const char *path, pelk_diag *d)
-{
-    char *err = NULL;
-    if (LLVMTargetMachineEmitToFile(t->tm, m, path, LLVMObjectFile, &err))
-        return llvm_fail(d, "object emission", err);
-    return 0;
-}
-
 /* The weights blob as an object: one hidden constant @pelkc_weights. */
-static int emit_weights(const ir_graph *graph, const lg_target *t, const char *path, pelk_diag *d)
+static int emit_weights(const lowered_model *lm, const lg_target *t, const char *path,
+                        pelk_diag *d)
 {
-    weight_layout wl;
-    layout_weights(graph, &wl);
-    unsigned char *blob = aligned_alloc(64, (size_t)(wl.total + 64) / 64 * 64);
-    int rc = blob ? fill_weights(graph, &wl, blob, d)
-                  : diag_set(d, "out of memory for %lld bytes of weights", (long long)wl.total);
+    const weight_layout *wl = &lm->weights;
+    unsigned char *blob = aligned_alloc(64, (size_t)(wl->total + 64) / 64 * 64);
+    int rc = blob ? fill_weights(lm->g, wl, blob, d)
+                  : diag_set(d, "out of memory for %lld bytes of weights", (long long)wl->total);
     if (!rc) {
         LLVMContextRef ctx = LLVMContextCreate();
         LLVMModuleRef m = LLVMModuleCreateWithNameInContext("pelkc_weights", ctx);
         LLVMSetTarget(m, t->triple);
-        LLVMValueRef data = LLVMConstStringInContext2(ctx, (const char *)blob, (size_t)wl.total, 1);
+        LLVMValueRef data = LLVMConstStringInContext2(ctx, (const char *)blob, (size_t)wl->total, 1);
         free(blob); /* LLVM holds its own copy: keep one, not two, while the object is written */
         blob = NULL;
         LLVMValueRef gv = LLVMAddGlobal(m, LLVMTypeOf(data), "pelkc_weights");
@@ -148,16 +105,13 @@ static int emit_weights(const ir_graph *graph, const lg_target *t, const char *p
         LLVMSetGlobalConstant(gv, 1);
         LLVMSetAlignment(gv, 64);
         LLVMSetVisibility(gv, LLVMHiddenVisibility);
-        rc = emit_object(t, m, path, d);
+        rc = lu_emit_object(t->tm, m, path, LG_WHO, d);
         LLVMDisposeModule(m);
         LLVMContextDispose(ctx);
     }
     free(blob);
-    weight_layout_free(&wl);
     return rc;
 }
-
-
 
 /* The exported API (runtime/pelkc_model.h); --prefix P renames them at link time. */
 static const char *const api_names[] = {
@@ -197,32 +151,32 @@ static int prefix_args(const char *dir, const char *prefix, char **argv, int *a,
 static const char *const temp_names[] = {"model.ll", "model.o",     "weights.o",
                                          "runtime.o", "exports.map", "ld.log"};
 
-static int link_in(const char *dir, const ir_graph *graph, const build_options *o,
+static int link_in(const char *dir, const lowered_model *m, const build_options *o,
                    const char *so_path, pelk_diag *d)
 {
     lg_target t;
     if (lg_target_make(&t, o, d))
         return -1;
-    char obj[4200], wobj[4200], rt[4200], log[4200], so[4200];
+    char obj[4200], wobj[4200], rt[4200], log[4200];
     snprintf(obj, sizeof obj, "%s/model.o", dir);
     snprintf(wobj, sizeof wobj, "%s/weights.o", dir);
     snprintf(rt, sizeof rt, "%s/runtime.o", dir);
     snprintf(log, sizeof log, "%s/ld.log", dir);
     LLVMContextRef ctx = LLVMContextCreate();
     lgen g;
-    int rc = build_module(&g, ctx, graph, &t, o, 0, d);
+    int rc = build_module(&g, ctx, m, &t, d);
     if (!rc)
         rc = lg_optimize(g.mod, &t, d);
     char ll[4200], *err = NULL;
     snprintf(ll, sizeof ll, "%s/model.ll", dir);
     if (!rc && o->keep_temps && LLVMPrintModuleToFile(g.mod, ll, &err)) /* the optimised IR, to read */
-        rc = llvm_fail(d, ll, err);
+        rc = lu_fail(d, LG_WHO, ll, err);
     if (!rc)
-        rc = emit_object(&t, g.mod, obj, d);
+        rc = lu_emit_object(t.tm, g.mod, obj, LG_WHO, d);
     lg_dispose(&g);
     LLVMContextDispose(ctx);
     if (!rc)
-        rc = emit_weights(graph, &t, wobj, d);
+        rc = emit_weights(m, &t, wobj, d);
     if (!rc)
         rc = t.native ? write_file(rt, pelkc_llvm_rt_native,
                                    (size_t)(pelkc_llvm_rt_native_end - pelkc_llvm_rt_native), d)
@@ -231,15 +185,13 @@ static int link_in(const char *dir, const ir_graph *graph, const build_options *
     lg_target_free(&t);
     if (rc)
         return -1;
-    /* the linker writes next to the destination; a rename then publishes it whole */
-    snprintf(so, sizeof so, "%s.partial", so_path);
     char *argv[64], store[N_API * 220 + 4400];
     int a = 0;
     argv[a++] = (char *)(o->cc ? o->cc : "cc");
     argv[a++] = "-shared";
     argv[a++] = "-fopenmp"; /* the runtime library's parallel regions: libgomp */
     argv[a++] = "-o";
-    argv[a++] = so;
+    int out = a++;
     argv[a++] = obj;
     argv[a++] = wobj;
     argv[a++] = rt;
@@ -247,20 +199,11 @@ static int link_in(const char *dir, const ir_graph *graph, const build_options *
     if (o->prefix && prefix_args(dir, o->prefix, argv, &a, store, sizeof store, d))
         return -1;
     argv[a] = NULL;
-    rc = run_tool(argv, log, o->verbose, "the linker driver", d);
-    if (!rc && rename(so, so_path))
-        rc = diag_set(d, "%s: cannot write: %s", so_path, strerror(errno));
-    if (rc)
-        unlink(so);
-    return rc;
+    return publish_so(argv, out, so_path, log, o->verbose, "the linker driver", d);
 }
 
 int llvm_build_so(const ir_graph *graph, const build_options *o, const char *so_path, pelk_diag *d)
 {
-    char dir[4096];
-    if (make_build_dir(dir, sizeof dir, d))
-        return -1;
-    int rc = link_in(dir, graph, o, so_path, d);
-    finish_build_dir(dir, temp_names, sizeof temp_names / sizeof temp_names[0], o->keep_temps);
-    return rc;
+    return build_so_in_temp(graph, o, so_path, link_in, temp_names,
+                            sizeof temp_names / sizeof temp_names[0], d);
 }

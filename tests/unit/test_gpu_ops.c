@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../backends/llvm/ptx_kernels.h"
+#include "../../backends/gpu/gpu.h"
 #include "../../runtime/pelkc_model.h"
 #include "check.h"
 

@@ -4,36 +4,14 @@
  * versions of the same kernels. Everything happens in a private temp
  * directory; the .so is moved into place only when the C compiler succeeded. */
 #include <errno.h>
-#include <fcntl.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include "../../common/version.h"
-#include "ptx_kernels.h"
-
-#ifndef PELKC_HALIDE_INCLUDE
-#define PELKC_HALIDE_INCLUDE "/usr/include/halide14"
-#endif
+#include "gpu.h"
 
 static const char *const temp_names[] = {"model_gpu.c", "weights.bin", "weights.S", "model.ptx",
                                          "ptx.S", "kernels.o", "cc.log"};
-
-
-/* An assembly file defining symbol `name` as the bytes of `blob` (plus a NUL if text). */
-static int write_incbin(const char *path, const char *name, const char *blob, int text, pelk_diag *d)
-{
-    char s[5000];
-    int n = snprintf(s, sizeof s,
-                     "    .section .rodata.%s,\"a\",@progbits\n    .balign 64\n    .globl %s\n"
-                     "    .hidden %s\n    .type %s, @object\n%s:\n    .incbin \"%s\"\n%s"
-                     "    .size %s, . - %s\n    .section .note.GNU-stack,\"\",@progbits\n",
-                     name, name, name, name, name, blob, text ? "    .byte 0\n" : "", name, name);
-    return write_file(path, s, (size_t)n, d);
-}
 
 
 /* The launch table: kernels by name (and host entry), launches in order. */
@@ -73,21 +51,20 @@ static void emit_table(FILE *f, const ir_graph *g, const gpu_plan *p, int emulat
     fprintf(f, "const pk_gpu_desc pelkc_gpu_desc = {\"%s\", %d, %d, %d, %d, %d, %d, %lld, %lld, %lld,\n"
                "    %d, %d, kernel_names, launches, %s, %s};\n",
             g->name, in->c, in->h, in->w, out->c, g->values[g->output].rank == 4 ? out->h : 1,
-            g->values[g->output].rank == 4 ? out->w : 1, (long long)p->arena_floats,
-            (long long)p->scratch_floats, (long long)p->weights.total, p->n_kernels, p->n_launches,
+            g->values[g->output].rank == 4 ? out->w : 1, (long long)p->lowered.mem.arena_floats,
+            (long long)p->scratch_floats, (long long)p->lowered.weights.total, p->n_kernels, p->n_launches,
             emulate ? "host_kernels" : "NULL", emulate ? "NULL" : "pelkc_ptx");
 }
 
 static int build_in(const char *dir, const ir_graph *g, const gpu_plan *p, const build_options *o,
                     int sm, int emulate, const char *so_path, pelk_diag *d)
 {
-    char path[4096], cfile[4096], wfile[4096], wsfile[4096], kfile[4096], so[4200], errlog[4096],
-        rt[4096];
+    char path[4096], cfile[4096], wfile[4096], wsfile[4096], kfile[4096], errlog[4096], rt[4096];
     if (write_runtime_files(dir, d))
         return -1;
     snprintf(wfile, sizeof wfile, "%s/weights.bin", dir);
     snprintf(wsfile, sizeof wsfile, "%s/weights.S", dir);
-    if (write_weights(g, &p->weights, wfile, d) || write_incbin(wsfile, "pelkc_weights", wfile, 0, d))
+    if (write_weights(g, &p->lowered.weights, wfile, d) || write_incbin(wsfile, "pelkc_weights", wfile, 0, d))
         return -1;
     if (emulate) {
         snprintf(kfile, sizeof kfile, "%s/kernels.o", dir);
@@ -112,30 +89,20 @@ static int build_in(const char *dir, const ir_graph *g, const gpu_plan *p, const
     if (fclose(f))
         return diag_set(d, "%s: write failed", cfile);
 
-    snprintf(so, sizeof so, "%s.partial", so_path);
     snprintf(rt, sizeof rt, "%s/pelkc_cuda.c", dir);
     snprintf(errlog, sizeof errlog, "%s/cc.log", dir);
-    char inc_dir[4200], inc_halide[600], built_by[64], prefix[200];
-    snprintf(inc_dir, sizeof inc_dir, "-I%s", dir);
-    snprintf(inc_halide, sizeof inc_halide, "-I%s", PELKC_HALIDE_INCLUDE);
-    snprintf(built_by, sizeof built_by, "-DPELKC_BUILT_BY=\"pelkc %s\"", PELKC_VERSION);
     char *argv[32];
     int a = 0;
     argv[a++] = (char *)(o->cc ? o->cc : "cc");
     char *opts[] = {"-std=gnu11", "-O2", "-fPIC", "-shared", "-fvisibility=hidden", "-w"};
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
         argv[a++] = opts[i];
-    argv[a++] = built_by;
     if (emulate)
         argv[a++] = "-DPELKC_CUDA_EMULATE";
-    if (o->prefix) {
-        snprintf(prefix, sizeof prefix, "-DPELKC_PREFIX=%s", o->prefix);
-        argv[a++] = prefix;
-    }
-    argv[a++] = inc_dir;
-    argv[a++] = inc_halide;
+    cc_args text;
+    cc_model_args(argv, &a, o, dir, &text);
     argv[a++] = "-o";
-    argv[a++] = so;
+    int out = a++;
     argv[a++] = cfile;
     argv[a++] = rt;
     argv[a++] = wsfile;
@@ -143,12 +110,7 @@ static int build_in(const char *dir, const ir_graph *g, const gpu_plan *p, const
     argv[a++] = "-ldl";
     argv[a++] = "-lm"; /* the host kernels call floor() on targets without SSE4.1 */
     argv[a] = NULL;
-    int rc = run_tool(argv, errlog, o->verbose, "the C compiler", d);
-    if (!rc && rename(so, so_path))
-        rc = diag_set(d, "%s: cannot write: %s", so_path, strerror(errno));
-    if (rc)
-        unlink(so);
-    return rc;
+    return publish_so(argv, out, so_path, errlog, o->verbose, "the C compiler", d);
 }
 
 int gpu_build_so(const ir_graph *g, const build_options *o, int sm, int emulate,

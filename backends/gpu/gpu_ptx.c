@@ -1,6 +1,6 @@
 /* The GPU kernels as LLVM IR, through the LLVM C API (LLVM 19).
  *
- * Each kernel of the plan (ptx_plan.c) gets one body function,
+ * Each kernel of the plan (gpu_plan.c) gets one body function,
  *   void pk<i>_<kind>_body(ptr a0, ..., ptr a6, i32 block, i32 thread)
  * built once by build_body() whatever the target: it computes its global index
  * block * GPU_BLOCK + thread, returns past the launch's thread count, and
@@ -14,13 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <llvm-c/Analysis.h>
 #include <llvm-c/Core.h>
 #include <llvm-c/Target.h>
 #include <llvm-c/TargetMachine.h>
-#include <llvm-c/Transforms/PassBuilder.h>
 
-#include "ptx_kernels.h"
+#include "../llvm_util.h"
+#include "gpu.h"
+
+#define WHO "GPU backend" /* in messages (llvm_util.h) */
 
 typedef struct kb {
     LLVMContextRef ctx;
@@ -83,11 +84,7 @@ static LLVMValueRef get(kb *k, LLVMTypeRef t, LLVMValueRef v) { return LLVMBuild
 /* A call of an intrinsic overloaded on type t (or not overloaded when t is NULL). */
 static LLVMValueRef intrinsic(kb *k, const char *name, LLVMTypeRef t, LLVMValueRef *args, int n)
 {
-    unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
-    LLVMTypeRef types[1] = {t};
-    LLVMValueRef f = LLVMGetIntrinsicDeclaration(k->mod, id, types, t ? 1 : 0);
-    LLVMTypeRef ft = LLVMIntrinsicGetType(k->ctx, id, types, t ? 1 : 0);
-    return LLVMBuildCall2(k->b, ft, f, args, (unsigned)n, "");
+    return lu_intrinsic(k->b, k->mod, name, t, args, n);
 }
 
 /* vals[idx] for a literal table, as a chain of selects (no memory, no address spaces). */
@@ -201,7 +198,7 @@ static LLVMValueRef gelu(kb *k, LLVMValueRef x)
 
 /* ---- the kernel bodies: one output element per thread ---- */
 
-/* Argument slots, as ptx_plan.c fills them. */
+/* Argument slots, as gpu_plan.c fills them. */
 enum { X = 0, X2 = 1, Y = 2, C0 = 3, C1 = 4, C2 = 5, C3 = 6 };
 
 static void body_conv2d(kb *k, const gpu_kernel *g)
@@ -420,13 +417,6 @@ static void body_avgpool(kb *k, const gpu_kernel *g)
     st(k, Y, k->gid, LLVMBuildFPTrunc(k->b, mean, k->f32, ""));
 }
 
-static void add_attr(kb *k, LLVMValueRef fn, const char *name)
-{
-    unsigned id = LLVMGetEnumAttributeKindForName(name, strlen(name));
-    LLVMAddAttributeAtIndex(fn, (unsigned)LLVMAttributeFunctionIndex,
-                            LLVMCreateEnumAttribute(k->ctx, id, 0));
-}
-
 /* The one builder of a kernel's body, whatever the target: returns the
  * function body(a0..a6, i32 block, i32 thread). */
 static LLVMValueRef build_body(kb *k, const gpu_kernel *g)
@@ -439,7 +429,7 @@ static LLVMValueRef build_body(kb *k, const gpu_kernel *g)
     snprintf(name, sizeof name, "%s_body", g->name);
     k->fn = LLVMAddFunction(k->mod, name, LLVMFunctionType(k->vd, params, GPU_NARGS + 2, 0));
     LLVMSetLinkage(k->fn, LLVMInternalLinkage);
-    add_attr(k, k->fn, "alwaysinline");
+    lu_enum_attr(k->fn, LLVMAttributeFunctionIndex, "alwaysinline");
     for (int i = 0; i < GPU_NARGS; i++)
         k->arg[i] = LLVMGetParam(k->fn, (unsigned)i);
     LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(k->ctx, k->fn, "entry");
@@ -562,49 +552,21 @@ static LLVMModuleRef build_module(LLVMContextRef ctx, const gpu_plan *p, const c
 static int finish(LLVMModuleRef mod, LLVMTargetMachineRef tm, const char *triple,
                   LLVMMemoryBufferRef *asm_out, const char *obj_path, pelk_diag *d)
 {
+    lu_set_target(mod, tm, triple);
+    if (lu_optimize(mod, tm, "default<O2>", 0, WHO, d))
+        return -1;
+    if (!asm_out)
+        return lu_emit_object(tm, mod, obj_path, WHO, d);
     char *err = NULL;
-    LLVMSetTarget(mod, triple);
-    LLVMTargetDataRef dl = LLVMCreateTargetDataLayout(tm);
-    LLVMSetModuleDataLayout(mod, dl);
-    LLVMDisposeTargetData(dl);
-    if (LLVMVerifyModule(mod, LLVMReturnStatusAction, &err)) {
-        int rc = diag_set(d, "GPU backend: invalid LLVM module (a pelkc bug): %.300s", err);
-        LLVMDisposeMessage(err);
-        return rc;
-    }
-    LLVMDisposeMessage(err);
-    LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
-    LLVMErrorRef e = LLVMRunPasses(mod, "default<O2>", tm, po);
-    LLVMDisposePassBuilderOptions(po);
-    if (e) {
-        char *m = LLVMGetErrorMessage(e);
-        int rc = diag_set(d, "GPU backend: LLVM passes failed: %s", m);
-        LLVMDisposeErrorMessage(m);
-        return rc;
-    }
-    err = NULL;
-    LLVMBool bad = asm_out ? LLVMTargetMachineEmitToMemoryBuffer(tm, mod, LLVMAssemblyFile, &err, asm_out)
-                           : LLVMTargetMachineEmitToFile(tm, mod, (char *)obj_path, LLVMObjectFile, &err);
-    if (bad) {
-        int rc = diag_set(d, "GPU backend: LLVM code generation failed: %s", err ? err : "?");
-        LLVMDisposeMessage(err);
-        return rc;
-    }
+    if (LLVMTargetMachineEmitToMemoryBuffer(tm, mod, LLVMAssemblyFile, &err, asm_out))
+        return lu_fail(d, WHO, "LLVM code generation failed", err);
     return 0;
 }
 
 static LLVMTargetMachineRef make_tm(const char *triple, const char *cpu, const char *features,
                                     LLVMRelocMode reloc, pelk_diag *d)
 {
-    LLVMTargetRef target;
-    char *err = NULL;
-    if (LLVMGetTargetFromTriple(triple, &target, &err)) {
-        diag_set(d, "GPU backend: LLVM has no target %s: %s", triple, err ? err : "?");
-        LLVMDisposeMessage(err);
-        return NULL;
-    }
-    return LLVMCreateTargetMachine(target, triple, cpu, features, LLVMCodeGenLevelDefault, reloc,
-                                   LLVMCodeModelDefault);
+    return lu_target_machine(triple, cpu, features, LLVMCodeGenLevelDefault, reloc, WHO, d);
 }
 
 char *gpu_emit_ptx(const gpu_plan *p, const char *model, int sm, pelk_diag *d)
@@ -642,7 +604,7 @@ char *gpu_emit_ptx(const gpu_plan *p, const char *model, int sm, pelk_diag *d)
 int gpu_emit_host_object(const gpu_plan *p, const char *model, const char *path, pelk_diag *d)
 {
     if (LLVMInitializeNativeTarget() || LLVMInitializeNativeAsmPrinter())
-        return diag_set(d, "GPU backend: LLVM cannot generate code for this host");
+        return diag_set(d, WHO ": LLVM cannot generate code for this host");
     char *triple = LLVMGetDefaultTargetTriple();
     LLVMTargetMachineRef tm = make_tm(triple, "", "", LLVMRelocPIC, d);
     int rc = -1;

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "../backend.h"
-#include "ptx_kernels.h"
+#include "gpu.h"
 
 /* The PTX module, after one comment line per kernel saying its configuration. */
 static int emit_ptx(const ir_graph *g, const build_options *o, FILE *out, pelk_diag *d)

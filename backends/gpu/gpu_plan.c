@@ -7,9 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../ir/box_plan.h"
-#include "../../passes/passes.h"
-#include "ptx_kernels.h"
+#include "gpu.h"
 
 static const char *const kind_names[GK_COUNT] = {
     "conv2d", "layernorm", "row_boxes", "region_gather", "col_boxes", "dwconv",
@@ -20,7 +18,7 @@ const char *gpu_kind_name(gpu_kind k) { return k < GK_COUNT ? kind_names[k] : "?
 typedef struct builder {
     const ir_graph *g;
     gpu_plan *p;
-    memory_plan mem;
+    const lowered_model *lm;
     int cap_k, cap_l;
 } builder;
 
@@ -30,14 +28,14 @@ static gpu_arg value_arg(builder *b, int v)
         return (gpu_arg){GA_INPUT, 0};
     if (v == b->g->output)
         return (gpu_arg){GA_OUTPUT, 0};
-    return (gpu_arg){GA_ARENA, b->mem.offset[v]};
+    return (gpu_arg){GA_ARENA, b->lm->mem.offset[v]};
 }
 
 static gpu_arg const_arg(builder *b, const ir_op *op, int k)
 {
     if (k >= op->n_cst)
         return (gpu_arg){GA_NONE, 0};
-    return (gpu_arg){GA_WEIGHT, b->p->weights.offset[op->cst[k]]};
+    return (gpu_arg){GA_WEIGHT, b->lm->weights.offset[op->cst[k]]};
 }
 
 /* Append printf text to a malloc'd string. */
@@ -128,10 +126,9 @@ static gpu_regions live_regions(const box_axis *ax)
 static void plan_box_gather(builder *b, const ir_op *op, int index)
 {
     const ir_value *in = &b->g->values[op->in[0]];
-    box_plan bp;
-    box_plan_make(&bp, &op->rows, &op->cols, in->h, in->w, 1);
+    const box_plan *bp = &b->lm->box[index]; /* unblocked: its live regions */
     int64_t hw = (int64_t)in->h * in->w;
-    gpu_regions rows = live_regions(&bp.rows), cols = live_regions(&bp.cols);
+    gpu_regions rows = live_regions(&bp->rows), cols = live_regions(&bp->cols);
     int64_t r_floats = (int64_t)op->g * rows.n * hw, z_floats = (int64_t)op->g * cols.n * hw;
     if (r_floats + z_floats > b->p->scratch_floats)
         b->p->scratch_floats = r_floats + z_floats;
@@ -147,7 +144,7 @@ static void plan_box_gather(builder *b, const ir_op *op, int index)
     gpu_regions none_r = {0, xcalloc(1, sizeof(int)), xcalloc(1, sizeof(int))};
     gpu_kernel k2 = {.kind = GK_REGION_GATHER,
                      .p = {op->g, (int)hw, rows.n, cols.n, op->rows.n * op->cols.n, op->cols.n,
-                           bp.rows.live0, bp.cols.live0},
+                           bp->rows.live0, bp->cols.live0},
                      .regions = none_r, .threads = z_floats};
     gpu_arg a2[GPU_NARGS] = {r, none, z, const_arg(b, op, 0), none, none, none};
     add_launch(b, &k2, index, a2);
@@ -157,7 +154,6 @@ static void plan_box_gather(builder *b, const ir_op *op, int index)
                      .regions = cols, .threads = (int64_t)in->c * hw};
     gpu_arg a3[GPU_NARGS] = {x, z, y, const_arg(b, op, 1), const_arg(b, op, 2), none, none};
     add_launch(b, &k3, index, a3);
-    box_plan_free(&bp);
 }
 
 static int plan_op(builder *b, const ir_op *op, int index, pelk_diag *d)
@@ -244,23 +240,11 @@ int gpu_plan_make(const ir_graph *g, gpu_plan *p, pelk_diag *d)
             return diag_set(d, "GPU backend: value %%%s has %lld elements per image, more than "
                                "the kernels' 32-bit indexing allows",
                             g->values[v].name, (long long)ir_value_numel(&g->values[v]));
-    /* plain row-major weights: the kernels read them as the IR states them */
-    p->weights.offset = xcalloc((size_t)g->n_consts + 1, sizeof *p->weights.offset);
-    p->weights.format = xcalloc((size_t)g->n_consts + 1, sizeof *p->weights.format);
-    int64_t at = 0;
-    for (int i = 0; i < g->n_consts; i++) {
-        p->weights.offset[i] = at;
-        p->weights.format[i] = WEIGHT_PLAIN;
-        at += (ir_const_numel(&g->consts[i]) * (int64_t)sizeof(float) + 63) / 64 * 64;
-    }
-    p->weights.total = at;
-    builder b = {g, p, {0}, 0, 0};
-    plan_memory(g, &b.mem);
-    p->arena_floats = b.mem.arena_floats;
+    lowered_model_prepare(g, NULL, LOWERED_FOR_GPU, &p->lowered);
+    builder b = {g, p, &p->lowered, 0, 0};
     int rc = 0;
     for (int i = 0; i < g->n_ops && !rc; i++)
         rc = plan_op(&b, &g->ops[i], i, d);
-    memory_plan_free(&b.mem);
     if (!rc && p->scratch_floats > INT32_MAX)
         rc = diag_set(d, "GPU backend: the box kernels' scratch (%lld floats) exceeds 32-bit "
                          "indexing", (long long)p->scratch_floats);
@@ -278,6 +262,7 @@ void gpu_plan_free(gpu_plan *p)
     }
     free(p->kernels);
     free(p->launches);
-    weight_layout_free(&p->weights);
+    if (p->lowered.g)
+        lowered_model_free(&p->lowered);
     memset(p, 0, sizeof *p);
 }

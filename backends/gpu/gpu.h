@@ -1,4 +1,4 @@
-/* The GPU backend (backends/llvm/ptx_*.c): the lowered graph as a list of
+/* The GPU backend (backends/gpu): the lowered graph as a list of
  * GPU kernels, one per distinct layer configuration, and the launches that
  * run one image through them. Every kernel body is built once, with the LLVM
  * C API, by a builder that takes its (block, thread) indices from outside:
@@ -6,13 +6,12 @@
  * for the host they are the loop counters of a CPU wrapper that walks the
  * launch grid. The same plan drives the PTX module, the host object and the
  * launch table of the .so (runtime/pelkc_cuda.c). */
-#ifndef PELK_PTX_KERNELS_H
-#define PELK_PTX_KERNELS_H
+#ifndef PELK_GPU_H
+#define PELK_GPU_H
 
 #include <stdint.h>
 
-#include "../../ir/ir.h"
-#include "../backend.h"
+#include "../lowered_model.h"
 
 /* Pointer arguments of every kernel: two value inputs, the output, four constants. */
 enum { GPU_NARGS = 7, GPU_BLOCK = 256 /* threads per block, a literal in every kernel */ };
@@ -78,8 +77,8 @@ typedef struct gpu_plan {
     int n_kernels;
     gpu_launch *launches;
     int n_launches;
-    int64_t arena_floats, scratch_floats;
-    weight_layout weights; /* every constant plain, row-major */
+    int64_t scratch_floats;  /* the box kernels' R and Z buffers */
+    lowered_model lowered; /* the arena and the weights (every constant plain, row-major) */
 } gpu_plan;
 
 /* Kernels and launches for a lowered graph (after run_passes). -1 with d set
@@ -88,7 +87,7 @@ int gpu_plan_make(const ir_graph *g, gpu_plan *p, pelk_diag *d);
 void gpu_plan_free(gpu_plan *p);
 const char *gpu_kind_name(gpu_kind k);
 
-/* ---- LLVM (ptx_llvm.c): the module of all kernels ---- */
+/* ---- LLVM (gpu_ptx.c): the module of all kernels ---- */
 
 typedef enum gpu_target {
     GPU_TARGET_PTX, /* NVPTX kernels reading ctaid.x / tid.x */
@@ -100,7 +99,7 @@ char *gpu_emit_ptx(const gpu_plan *p, const char *model, int sm, pelk_diag *d);
 /* A relocatable host object (position independent) at path. */
 int gpu_emit_host_object(const gpu_plan *p, const char *model, const char *path, pelk_diag *d);
 
-/* ---- the .so (ptx_build_so.c) ---- */
+/* ---- the .so (gpu_build_so.c) ---- */
 
 /* emulate: run the host versions of the kernels instead of the PTX through CUDA. */
 int gpu_build_so(const ir_graph *g, const build_options *o, int sm, int emulate,
