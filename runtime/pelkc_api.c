@@ -2,8 +2,8 @@
  * the model's common state and the strided-buffer staging live here, so a
  * device (pelkc_device.h) only creates, runs and frees, over contiguous
  * images. Included at the end of a device file, after `static const
- * pelkc_device pk_device`; each .so exports these functions and nothing of
- * the device's. */
+ * pelkc_device pk_device`; the device's functions stay static, so a .so
+ * exports these (and, emulated GPU models only, pelkc_emulate_kernel). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
