@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../runtime/pelkc_gemm.h"
+#include "../runtime/pelkc_gemm_pack.h" /* the packed weights layout */
 #include "backend.h"
 
 int op_is_patchify(const ir_graph *g, const ir_op *op)

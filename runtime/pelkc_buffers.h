@@ -1,9 +1,7 @@
-/* What the CPU runtime (pelkc_runtime.c) and the GPU one (pelkc_cuda.c)
- * share of the API's checks: pelkc_run's Halide buffers (type, rank and
- * extents against the model's shapes, and the copies between a strided image
- * and a contiguous one), pelkc_run_f32's arguments, the shape queries and the
- * status strings. Static functions: each runtime, so each .so, has its own
- * copy and exports nothing more. Not part of the public API. */
+/* pelkc_run's Halide buffers, for the API (pelkc_api.c): their type, rank
+ * and extents against the model's shapes, and the copies between a strided
+ * image and a contiguous one. Static functions: each .so has its own copy
+ * and exports nothing more. Not part of the public API. */
 #ifndef PELKC_BUFFERS_H
 #define PELKC_BUFFERS_H
 
@@ -121,43 +119,6 @@ static void pk_copy_strided(float *dense, float *strided, const halide_dimension
                 else
                     *sp = *dp;
             }
-}
-
-/* pelkc_input_shape / pelkc_output_shape: one [C,H,W] into the caller's. */
-static pelkc_status pk_shape(const pelkc_model *m, int32_t c, int32_t h, int32_t w,
-                             int32_t *channels, int32_t *height, int32_t *width)
-{
-    if (!m || !channels || !height || !width)
-        return PELKC_ERR_NULL;
-    *channels = c, *height = h, *width = w;
-    return PELKC_OK;
-}
-
-/* pelkc_run_f32's arguments (the model itself checked by the caller). */
-static pelkc_status pk_check_run_f32(const float *input, int32_t batch, const float *output,
-                                     char *err, size_t cap)
-{
-    if (!input || !output)
-        return pk__buffer_fail(err, cap, PELKC_ERR_NULL, "input and output must not be NULL");
-    if (batch < 1)
-        return pk__buffer_fail(err, cap, PELKC_ERR_ARG, "batch must be at least 1, got %d",
-                               (int)batch);
-    return PELKC_OK;
-}
-
-static const char *pk_status_text(pelkc_status s)
-{
-    switch (s) {
-    case PELKC_OK: return "ok";
-    case PELKC_ERR_NULL: return "a required pointer was NULL";
-    case PELKC_ERR_SHAPE: return "a tensor's shape does not match the model";
-    case PELKC_ERR_TYPE: return "a tensor is not float32 or has no host memory";
-    case PELKC_ERR_NOMEM: return "out of memory";
-    case PELKC_ERR_ARG: return "invalid argument";
-    case PELKC_ERR_ABI: return "the caller was built against another pelkc API version";
-    case PELKC_ERR_DEVICE: return "no usable GPU (CUDA driver or device missing, or it failed)";
-    }
-    return "unknown status";
 }
 
 #endif

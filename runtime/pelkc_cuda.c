@@ -1,5 +1,6 @@
-/* The runtime of a GPU model (`pelkc compile --target cuda`): the public API
- * (pelkc_model.h) over the generated launch table (pelkc_cuda.h).
+/* The runtime of a GPU model (`pelkc compile --target cuda`): the CUDA
+ * device (pelkc_device.h) over the generated launch table (pelkc_cuda.h),
+ * and the exported API over it (pelkc_api.c, included at the end).
  *
  * The CUDA driver is loaded at pelkc_create with dlopen (libcuda.so.1, or
  * $PELKC_CUDA_LIBRARY): the .so has no link-time CUDA dependency, and where
@@ -9,16 +10,12 @@
  * memory and each launch calls the host version of the same kernel body over
  * the same grid: the launch sequence is the one the GPU runs. */
 #include <dlfcn.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "pelkc_buffers.h"
 #include "pelkc_cuda.h"
-#include "pelkc_model.h"
+#include "pelkc_device.h"
 
-#define PELKC_EXPORT __attribute__((visibility("default")))
 #define D pelkc_gpu_desc
 
 typedef unsigned long long dptr; /* CUdeviceptr; a host address when emulating */
@@ -45,30 +42,13 @@ typedef struct cuda_api {
     int (*error_name)(int, const char **);
 } cuda_api;
 
-struct pelkc_model {
+struct pk_dev {
     cuda_api cu;
     int device;
     void *ctx, *module;
     void **functions;
     dptr weights, arena, scratch, in, out;
-    float *staging, *out_one; /* one image each, for strided buffers */
-    int32_t threads;
-    char error[512];
 };
-
-static _Thread_local char create_error[512];
-
-static size_t in_numel(void) { return (size_t)D.in_c * D.in_h * D.in_w; }
-static size_t out_numel(void) { return (size_t)D.out_c * D.out_h * D.out_w; }
-
-static pelkc_status fail(pelkc_model *m, pelkc_status s, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(m ? m->error : create_error, sizeof create_error, fmt, ap);
-    va_end(ap);
-    return s;
-}
 
 #ifdef PELKC_CUDA_EMULATE
 /* ---- emulation: host memory and host kernels ---- */
@@ -81,7 +61,7 @@ static pelkc_status dev_alloc(pelkc_model *m, dptr *p, size_t bytes)
 {
     void *h = calloc(1, bytes + 64);
     *p = (dptr)(uintptr_t)h;
-    return h ? PELKC_OK : fail(m, PELKC_ERR_NOMEM, "out of memory (%zu bytes)", bytes);
+    return h ? PELKC_OK : pk_fail(m, PELKC_ERR_NOMEM, "out of memory (%zu bytes)", bytes);
 }
 
 static void dev_free(pelkc_model *m, dptr p) { (void)m; free((void *)(uintptr_t)p); }
@@ -131,8 +111,9 @@ PELKC_EXPORT pk_host_kernel pelkc_emulate_kernel(const char *name)
 /* The driver's name for an error; a few by number when it cannot say (a stub library). */
 static const char *cu_name(pelkc_model *m, int rc)
 {
+    const cuda_api *cu = &m->dev->cu;
     const char *s = NULL;
-    if (m->cu.error_name && m->cu.error_name(rc, &s) == 0 && s)
+    if (cu->error_name && cu->error_name(rc, &s) == 0 && s)
         return s;
     switch (rc) {
     case 2: return "CUDA_ERROR_OUT_OF_MEMORY";
@@ -152,119 +133,132 @@ static const char *cu_name(pelkc_model *m, int rc)
     do {                                                                                           \
         int rc_ = (call);                                                                          \
         if (rc_)                                                                                   \
-            return fail(m, PELKC_ERR_DEVICE, "CUDA %s failed: %s (%d)", what, cu_name(m, rc_), rc_); \
+            return pk_fail(m, PELKC_ERR_DEVICE, "CUDA %s failed: %s (%d)", what,                \
+                           cu_name(m, rc_), rc_);                                                  \
     } while (0)
 
 static pelkc_status load_driver(pelkc_model *m)
 {
+    cuda_api *cu = &m->dev->cu;
     const char *path = getenv("PELKC_CUDA_LIBRARY");
     if (!path || !*path)
         path = "libcuda.so.1";
-    m->cu.lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!m->cu.lib) {
+    cu->lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!cu->lib) {
         const char *why = dlerror();
-        return fail(m, PELKC_ERR_DEVICE, "CUDA driver not found (%s): %s", path, why ? why : "?");
+        return pk_fail(m, PELKC_ERR_DEVICE, "CUDA driver not found (%s): %s", path,
+                       why ? why : "?");
     }
     struct {
         void **slot;
         const char *name;
     } syms[] = {
-        {(void **)&m->cu.init, "cuInit"},
-        {(void **)&m->cu.device_get_count, "cuDeviceGetCount"},
-        {(void **)&m->cu.device_get, "cuDeviceGet"},
-        {(void **)&m->cu.primary_retain, "cuDevicePrimaryCtxRetain"},
-        {(void **)&m->cu.primary_release, "cuDevicePrimaryCtxRelease_v2"},
-        {(void **)&m->cu.ctx_set, "cuCtxSetCurrent"},
-        {(void **)&m->cu.module_load, "cuModuleLoadDataEx"},
-        {(void **)&m->cu.module_unload, "cuModuleUnload"},
-        {(void **)&m->cu.module_function, "cuModuleGetFunction"},
-        {(void **)&m->cu.mem_alloc, "cuMemAlloc_v2"},
-        {(void **)&m->cu.mem_free, "cuMemFree_v2"},
-        {(void **)&m->cu.h2d, "cuMemcpyHtoD_v2"},
-        {(void **)&m->cu.d2h, "cuMemcpyDtoH_v2"},
-        {(void **)&m->cu.launch, "cuLaunchKernel"},
-        {(void **)&m->cu.synchronize, "cuCtxSynchronize"},
-        {(void **)&m->cu.error_name, "cuGetErrorName"},
+        {(void **)&cu->init, "cuInit"},
+        {(void **)&cu->device_get_count, "cuDeviceGetCount"},
+        {(void **)&cu->device_get, "cuDeviceGet"},
+        {(void **)&cu->primary_retain, "cuDevicePrimaryCtxRetain"},
+        {(void **)&cu->primary_release, "cuDevicePrimaryCtxRelease_v2"},
+        {(void **)&cu->ctx_set, "cuCtxSetCurrent"},
+        {(void **)&cu->module_load, "cuModuleLoadDataEx"},
+        {(void **)&cu->module_unload, "cuModuleUnload"},
+        {(void **)&cu->module_function, "cuModuleGetFunction"},
+        {(void **)&cu->mem_alloc, "cuMemAlloc_v2"},
+        {(void **)&cu->mem_free, "cuMemFree_v2"},
+        {(void **)&cu->h2d, "cuMemcpyHtoD_v2"},
+        {(void **)&cu->d2h, "cuMemcpyDtoH_v2"},
+        {(void **)&cu->launch, "cuLaunchKernel"},
+        {(void **)&cu->synchronize, "cuCtxSynchronize"},
+        {(void **)&cu->error_name, "cuGetErrorName"},
     };
     for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
-        *syms[i].slot = dlsym(m->cu.lib, syms[i].name);
+        *syms[i].slot = dlsym(cu->lib, syms[i].name);
         if (!*syms[i].slot)
-            return fail(m, PELKC_ERR_DEVICE, "CUDA driver %s has no %s (too old?)", path,
-                        syms[i].name);
+            return pk_fail(m, PELKC_ERR_DEVICE, "CUDA driver %s has no %s (too old?)", path,
+                           syms[i].name);
     }
     return PELKC_OK;
 }
 
 static pelkc_status device_open(pelkc_model *m)
 {
+    pk_dev *d = m->dev;
+    cuda_api *cu = &d->cu;
     pelkc_status s = load_driver(m);
     if (s)
         return s;
     int count = 0;
-    CU_CHECK(m, m->cu.init(0), "cuInit");
-    CU_CHECK(m, m->cu.device_get_count(&count), "cuDeviceGetCount");
+    CU_CHECK(m, cu->init(0), "cuInit");
+    CU_CHECK(m, cu->device_get_count(&count), "cuDeviceGetCount");
     if (count < 1)
-        return fail(m, PELKC_ERR_DEVICE, "CUDA driver found but no GPU");
-    CU_CHECK(m, m->cu.device_get(&m->device, 0), "cuDeviceGet");
-    CU_CHECK(m, m->cu.primary_retain(&m->ctx, m->device), "cuDevicePrimaryCtxRetain");
-    CU_CHECK(m, m->cu.ctx_set(m->ctx), "cuCtxSetCurrent");
+        return pk_fail(m, PELKC_ERR_DEVICE, "CUDA driver found but no GPU");
+    CU_CHECK(m, cu->device_get(&d->device, 0), "cuDeviceGet");
+    CU_CHECK(m, cu->primary_retain(&d->ctx, d->device), "cuDevicePrimaryCtxRetain");
+    CU_CHECK(m, cu->ctx_set(d->ctx), "cuCtxSetCurrent");
     char log[1024] = "";
     int opts[2] = {5 /* CU_JIT_ERROR_LOG_BUFFER */, 6 /* CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES */};
     void *vals[2] = {log, (void *)(uintptr_t)sizeof log};
-    int rc = m->cu.module_load(&m->module, D.ptx, 2, opts, vals);
+    int rc = cu->module_load(&d->module, D.ptx, 2, opts, vals);
     if (rc)
-        return fail(m, PELKC_ERR_DEVICE, "CUDA cuModuleLoadDataEx failed: %s (%d): %.300s",
-                    cu_name(m, rc), rc, log);
-    m->functions = calloc((size_t)D.n_kernels + 1, sizeof *m->functions);
-    if (!m->functions)
-        return fail(m, PELKC_ERR_NOMEM, "out of memory");
+        return pk_fail(m, PELKC_ERR_DEVICE, "CUDA cuModuleLoadDataEx failed: %s (%d): %.300s",
+                       cu_name(m, rc), rc, log);
+    d->functions = calloc((size_t)D.n_kernels + 1, sizeof *d->functions);
+    if (!d->functions)
+        return pk_fail(m, PELKC_ERR_NOMEM, "out of memory");
     for (int i = 0; i < D.n_kernels; i++)
-        CU_CHECK(m, m->cu.module_function(&m->functions[i], m->module, D.kernel_names[i]),
+        CU_CHECK(m, cu->module_function(&d->functions[i], d->module, D.kernel_names[i]),
                  "cuModuleGetFunction");
     return PELKC_OK;
 }
 
 static void device_close(pelkc_model *m)
 {
-    if (m->module)
-        m->cu.module_unload(m->module);
-    if (m->ctx)
-        m->cu.primary_release(m->device);
-    free(m->functions);
+    pk_dev *d = m->dev;
+    cuda_api *cu = &d->cu;
+    if (d->module)
+        cu->module_unload(d->module);
+    if (d->ctx)
+        cu->primary_release(d->device);
+    free(d->functions);
     /* the driver library stays loaded: unloading CUDA under live threads is unsafe */
 }
 
 static pelkc_status dev_alloc(pelkc_model *m, dptr *p, size_t bytes)
 {
-    CU_CHECK(m, m->cu.mem_alloc(p, bytes + 64), "cuMemAlloc");
+    cuda_api *cu = &m->dev->cu;
+    CU_CHECK(m, cu->mem_alloc(p, bytes + 64), "cuMemAlloc");
     return PELKC_OK;
 }
 
 static void dev_free(pelkc_model *m, dptr p)
 {
+    cuda_api *cu = &m->dev->cu;
     if (p)
-        m->cu.mem_free(p);
+        cu->mem_free(p);
 }
 
 static pelkc_status copy_to(pelkc_model *m, dptr d, const void *h, size_t n)
 {
-    CU_CHECK(m, m->cu.h2d(d, h, n), "cuMemcpyHtoD");
+    cuda_api *cu = &m->dev->cu;
+    CU_CHECK(m, cu->h2d(d, h, n), "cuMemcpyHtoD");
     return PELKC_OK;
 }
 
 static pelkc_status copy_from(pelkc_model *m, void *h, dptr d, size_t n)
 {
-    CU_CHECK(m, m->cu.d2h(h, d, n), "cuMemcpyDtoH");
+    cuda_api *cu = &m->dev->cu;
+    CU_CHECK(m, cu->d2h(h, d, n), "cuMemcpyDtoH");
     return PELKC_OK;
 }
 
 static pelkc_status launch(pelkc_model *m, const pk_gpu_launch *l, dptr *args)
 {
+    pk_dev *d = m->dev;
+    cuda_api *cu = &d->cu;
     void *params[PK_GPU_NARGS];
     for (int i = 0; i < PK_GPU_NARGS; i++)
         params[i] = &args[i];
-    CU_CHECK(m, m->cu.launch(m->functions[l->kernel], (unsigned)l->blocks, 1, 1, PK_GPU_BLOCK, 1, 1,
-                             0, NULL, params, NULL),
+    CU_CHECK(m, cu->launch(d->functions[l->kernel], (unsigned)l->blocks, 1, 1, PK_GPU_BLOCK, 1, 1,
+                           0, NULL, params, NULL),
              D.kernel_names[l->kernel]);
     return PELKC_OK;
 }
@@ -272,131 +266,105 @@ static pelkc_status launch(pelkc_model *m, const pk_gpu_launch *l, dptr *args)
 /* The model's context is made current on whichever thread runs it. */
 static pelkc_status start_run(pelkc_model *m)
 {
-    CU_CHECK(m, m->cu.ctx_set(m->ctx), "cuCtxSetCurrent");
+    pk_dev *d = m->dev;
+    cuda_api *cu = &d->cu;
+    CU_CHECK(m, cu->ctx_set(d->ctx), "cuCtxSetCurrent");
     return PELKC_OK;
 }
 
 static pelkc_status finish_run(pelkc_model *m)
 {
-    CU_CHECK(m, m->cu.synchronize(), "cuCtxSynchronize");
+    cuda_api *cu = &m->dev->cu;
+    CU_CHECK(m, cu->synchronize(), "cuCtxSynchronize");
     return PELKC_OK;
 }
 #endif
 
-/* ---- the public API ---- */
+/* ---- the device ---- */
 
-PELKC_EXPORT int pelkc_api_version(void) { return PELKC_API_VERSION; }
-
-#ifndef PELKC_BUILT_BY
-#define PELKC_BUILT_BY "pelkc"
-#endif
-PELKC_EXPORT const char *pelkc_built_by(void) { return PELKC_BUILT_BY; }
-PELKC_EXPORT const char *pelkc_model_name(void) { return D.name; }
-
-PELKC_EXPORT void pelkc_free(pelkc_model *m)
+static const char *cuda_describe(pk_shapes *s)
 {
-    if (!m)
+    if (s)
+        *s = (pk_shapes){D.in_c, D.in_h, D.in_w, D.out_c, D.out_h, D.out_w};
+    return D.name;
+}
+
+/* A failed create's message: the driver or the GPU may be missing, and no model says why. */
+static char *cuda_create_error(void)
+{
+    static _Thread_local char create_error[PK_ERROR_BYTES];
+    return create_error;
+}
+
+static void cuda_free(pelkc_model *m)
+{
+    pk_dev *d = m->dev;
+    if (!d)
         return;
-    dev_free(m, m->weights);
-    dev_free(m, m->arena);
-    dev_free(m, m->scratch);
-    dev_free(m, m->in);
-    dev_free(m, m->out);
+    dev_free(m, d->weights);
+    dev_free(m, d->arena);
+    dev_free(m, d->scratch);
+    dev_free(m, d->in);
+    dev_free(m, d->out);
     device_close(m);
-    free(m->staging);
-    free(m->out_one);
-    free(m);
+    free(d);
 }
 
-PELKC_EXPORT pelkc_status pelkc_create_abi(int32_t abi_version, pelkc_model **out)
+/* The driver, the module, the device buffers and the weights copied in. */
+static pelkc_status cuda_create(pelkc_model *m)
 {
-    create_error[0] = '\0';
-    if (!out)
-        return fail(NULL, PELKC_ERR_NULL, "out is NULL");
-    *out = NULL;
-    if (abi_version != PELKC_API_VERSION)
-        return fail(NULL, PELKC_ERR_ABI, "built against API %d, the model has %d", (int)abi_version,
-                    PELKC_API_VERSION);
-    pelkc_model *m = calloc(1, sizeof *m);
-    if (!m)
-        return fail(NULL, PELKC_ERR_NOMEM, "out of memory");
-    m->threads = 1;
-    m->staging = malloc(in_numel() * sizeof(float));
-    m->out_one = malloc(out_numel() * sizeof(float));
-    pelkc_status s = m->staging && m->out_one ? device_open(m) : PELKC_ERR_NOMEM;
+    pk_dev *d = m->dev = calloc(1, sizeof *m->dev);
+    if (!d)
+        return PELKC_ERR_NOMEM;
+    pelkc_status s = device_open(m);
     if (!s)
-        s = dev_alloc(m, &m->weights, (size_t)D.weight_bytes);
+        s = dev_alloc(m, &d->weights, (size_t)D.weight_bytes);
     if (!s)
-        s = dev_alloc(m, &m->arena, (size_t)D.arena_floats * sizeof(float));
+        s = dev_alloc(m, &d->arena, (size_t)D.arena_floats * sizeof(float));
     if (!s)
-        s = dev_alloc(m, &m->scratch, (size_t)D.scratch_floats * sizeof(float));
+        s = dev_alloc(m, &d->scratch, (size_t)D.scratch_floats * sizeof(float));
     if (!s)
-        s = dev_alloc(m, &m->in, in_numel() * sizeof(float));
+        s = dev_alloc(m, &d->in, pk_in_numel(m) * sizeof(float));
     if (!s)
-        s = dev_alloc(m, &m->out, out_numel() * sizeof(float));
+        s = dev_alloc(m, &d->out, pk_out_numel(m) * sizeof(float));
     if (!s)
-        s = copy_to(m, m->weights, pelkc_weights, (size_t)D.weight_bytes);
-    if (s) {
-        snprintf(create_error, sizeof create_error, "%s", m->error[0] ? m->error : "out of memory");
-        pelkc_free(m);
-        return s;
-    }
-    *out = m;
-    return PELKC_OK;
-}
-
-PELKC_EXPORT pelkc_status pelkc_input_shape(const pelkc_model *m, int32_t *channels,
-                                            int32_t *height, int32_t *width)
-{
-    return pk_shape(m, D.in_c, D.in_h, D.in_w, channels, height, width);
-}
-
-PELKC_EXPORT pelkc_status pelkc_output_shape(const pelkc_model *m, int32_t *channels,
-                                             int32_t *height, int32_t *width)
-{
-    return pk_shape(m, D.out_c, D.out_h, D.out_w, channels, height, width);
+        s = copy_to(m, d->weights, pelkc_weights, (size_t)D.weight_bytes);
+    return s;
 }
 
 /* The GPU runs every kernel over its whole grid; the setting is kept for the API's sake. */
-PELKC_EXPORT pelkc_status pelkc_set_threads(pelkc_model *m, int32_t threads)
+static pelkc_status cuda_set_threads(pelkc_model *m, int32_t threads)
 {
-    if (!m)
-        return PELKC_ERR_NULL;
-    if (threads < 1 || threads > 1024)
-        return fail(m, PELKC_ERR_ARG, "threads must be in [1, 1024], got %d", (int)threads);
-    m->threads = threads;
+    (void)m;
+    (void)threads;
     return PELKC_OK;
 }
 
-PELKC_EXPORT int32_t pelkc_threads(const pelkc_model *m) { return m ? m->threads : 0; }
-
 /* Device memory besides the weights: arena, scratch, one input and one output image. */
-PELKC_EXPORT pelkc_status pelkc_workspace_bytes(const pelkc_model *m, int64_t *bytes)
+static int64_t cuda_workspace(const pelkc_model *m)
 {
-    if (!m || !bytes)
-        return PELKC_ERR_NULL;
-    *bytes = (D.arena_floats + D.scratch_floats + (int64_t)in_numel() + (int64_t)out_numel()) *
-             (int64_t)sizeof(float);
-    return PELKC_OK;
+    int64_t images = (int64_t)pk_in_numel(m) + (int64_t)pk_out_numel(m);
+    return (D.arena_floats + D.scratch_floats + images) * (int64_t)sizeof(float);
 }
 
 /* One image: copy in, every launch in order, copy out. */
 static pelkc_status run_image(pelkc_model *m, const float *x, float *y)
 {
+    pk_dev *d = m->dev;
     pelkc_status s = start_run(m);
     if (!s)
-        s = copy_to(m, m->in, x, in_numel() * sizeof(float));
+        s = copy_to(m, d->in, x, pk_in_numel(m) * sizeof(float));
     for (int i = 0; i < D.n_launches && !s; i++) {
         const pk_gpu_launch *l = &D.launches[i];
         dptr args[PK_GPU_NARGS];
         for (int a = 0; a < PK_GPU_NARGS; a++) {
             int64_t off = l->offset[a];
             switch (l->kind[a]) {
-            case PK_ARG_INPUT: args[a] = m->in; break;
-            case PK_ARG_OUTPUT: args[a] = m->out; break;
-            case PK_ARG_ARENA: args[a] = m->arena + (dptr)off * sizeof(float); break;
-            case PK_ARG_SCRATCH: args[a] = m->scratch + (dptr)off * sizeof(float); break;
-            case PK_ARG_WEIGHT: args[a] = m->weights + (dptr)off; break;
+            case PK_ARG_INPUT: args[a] = d->in; break;
+            case PK_ARG_OUTPUT: args[a] = d->out; break;
+            case PK_ARG_ARENA: args[a] = d->arena + (dptr)off * sizeof(float); break;
+            case PK_ARG_SCRATCH: args[a] = d->scratch + (dptr)off * sizeof(float); break;
+            case PK_ARG_WEIGHT: args[a] = d->weights + (dptr)off; break;
             default: args[a] = 0; break;
             }
         }
@@ -405,49 +373,26 @@ static pelkc_status run_image(pelkc_model *m, const float *x, float *y)
     if (!s)
         s = finish_run(m);
     if (!s)
-        s = copy_from(m, y, m->out, out_numel() * sizeof(float));
+        s = copy_from(m, y, d->out, pk_out_numel(m) * sizeof(float));
     return s;
 }
 
-PELKC_EXPORT pelkc_status pelkc_run_f32(pelkc_model *m, const float *input, int32_t batch,
-                                        float *output)
+static pelkc_status cuda_run(pelkc_model *m, const float *x, int32_t batch, float *y)
 {
-    if (!m)
-        return PELKC_ERR_NULL;
-    m->error[0] = '\0';
-    pelkc_status s = pk_check_run_f32(input, batch, output, m->error, sizeof m->error);
-    if (s != PELKC_OK)
-        return s;
+    pelkc_status s = PELKC_OK;
     for (int32_t n = 0; n < batch && !s; n++)
-        s = run_image(m, input + (size_t)n * in_numel(), output + (size_t)n * out_numel());
+        s = run_image(m, x + (size_t)n * pk_in_numel(m), y + (size_t)n * pk_out_numel(m));
     return s;
 }
 
-PELKC_EXPORT pelkc_status pelkc_run(pelkc_model *m, const halide_buffer_t *input,
-                                    halide_buffer_t *output)
-{
-    if (!m)
-        return PELKC_ERR_NULL;
-    m->error[0] = '\0';
-    pk_shapes shapes = {D.in_c, D.in_h, D.in_w, D.out_c, D.out_h, D.out_w};
-    pk_run_buffers r;
-    pelkc_status s = pk_check_run_buffers(input, output, &shapes, &r, m->error, sizeof m->error);
-    if (s != PELKC_OK)
-        return s;
-    for (int32_t n = 0; n < r.batch && !s; n++) { /* one image at a time through staging */
-        pk_copy_strided(m->staging, (float *)input->host + (int64_t)n * input->dim[3].stride,
-                        input->dim, D.in_c, D.in_h, D.in_w, 1);
-        s = run_image(m, m->staging, m->out_one);
-        if (!s)
-            pk_copy_strided(m->out_one, (float *)output->host + (int64_t)n * r.out_batch_stride,
-                            r.odim, D.out_c, D.out_h, D.out_w, 0);
-    }
-    return s;
-}
+static const pelkc_device pk_device = {
+    .describe = cuda_describe,
+    .create_error = cuda_create_error,
+    .create = cuda_create,
+    .set_threads = cuda_set_threads,
+    .run = cuda_run,
+    .workspace = cuda_workspace,
+    .free = cuda_free,
+};
 
-PELKC_EXPORT const char *pelkc_last_error(const pelkc_model *m)
-{
-    return m ? m->error : create_error;
-}
-
-PELKC_EXPORT const char *pelkc_status_string(pelkc_status s) { return pk_status_text(s); }
+#include "pelkc_api.c"

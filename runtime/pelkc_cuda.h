@@ -1,5 +1,5 @@
 /* The contract between the launch table pelkc generates for a GPU model
- * (backends/llvm/ptx_build_so.c) and the runtime it links with
+ * (backends/gpu/gpu_build_so.c) and the runtime it links with
  * (pelkc_cuda.c). The table lists the kernels of the PTX module by name and
  * the launches that run one image, in order; each launch's arguments are
  * offsets into the device buffers. Not part of the public API. */
@@ -10,7 +10,7 @@
 
 enum { PK_GPU_NARGS = 7, PK_GPU_BLOCK = 256 };
 
-/* Where an argument points (backends/llvm/ptx_kernels.h: gpu_arg_kind). */
+/* Where an argument points (backends/gpu/gpu.h: gpu_arg_kind). */
 enum { PK_ARG_NONE, PK_ARG_INPUT, PK_ARG_OUTPUT, PK_ARG_ARENA, PK_ARG_SCRATCH, PK_ARG_WEIGHT };
 
 typedef struct pk_gpu_launch {

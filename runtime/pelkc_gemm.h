@@ -6,17 +6,9 @@
  * leading dimension P. W is a constant, so the compiler packs it once
  * (pk_gemm_pack_weights, plain C) into the panel layout the micro-kernel
  * reads; at run time pk_gemm packs blocks of X into a per-thread buffer and
- * runs a register-blocked micro-kernel.
- *
- * Packed weight layout (independent of PK_VEC and of the target; it depends
- * only on MR = 6 and KC = 256, which are fixed):
- *     K blocks of KC = 256 inputs, k0 = 0, 256, 512, ... (the last one
- *     kcb = I - k0 <= 256 long); within a block, panels of MR = 6 output rows
- *     (rows past O zero), each panel the kcb x 6 weights k-major:
- *         packed[k0 * Opad + m * kcb * 6 + (k - k0) * 6 + j] = W[6m + j][k]
- *     with Opad = ceil(O / 6) * 6, k0 = k - k % 256, 0 where 6m + j >= O.
- *     pk_gemm_packed_size(O, I) = Opad * I floats. A K block of all panels
- *     is contiguous, so the run time streams it front to back.
+ * runs a register-blocked micro-kernel. The packing (and the packed weight
+ * layout) is pelkc_gemm_pack.h; the vector helpers, pelkc_vec.h; this file
+ * keeps the micro-kernel and the driver around it.
  *
  * Micro-kernel: MR = 6 rows of W (broadcast) x NV vectors of pixels
  * (NV = 4 with 16-float AVX-512 vectors: 6 x 64 pixels in 24 zmm
@@ -56,31 +48,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pelkc_gemm_pack.h"
 #include "pelkc_job.h"
+#include "pelkc_vec.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
-#ifndef PK_VEC /* the target's widest vectors */
-#if defined(__AVX512F__)
-#define PK_VEC 16
-#else
-#define PK_VEC 8
-#endif
-#endif
-
-#if defined(__AVX512F__) && PK_VEC == 16
-#define PK__GEMM_AVX512 1
-#include <immintrin.h>
-#elif defined(__AVX__) && defined(__FMA__) && PK_VEC == 8
-#define PK__GEMM_AVX2 1
-#include <immintrin.h>
-#endif
-
-/* Rows of W per micro-tile and the K block: fixed, they are the packed
- * layout (the compiler that packs and the code that runs must agree). */
-#define PK_GEMM_MR 6
-#define PK_GEMM_KC 256
 /* Vectors of pixels per micro-tile (6 x NV accumulators). */
 #ifndef PK_GEMM_NV
 #if PK_VEC >= 16
@@ -102,131 +76,38 @@
 #define PK_GEMM_B_BYTES (1024 * 1024)
 #endif
 
-typedef float pk_gemm_vf __attribute__((vector_size(PK_VEC * 4)));
-typedef int32_t pk_gemm_vi __attribute__((vector_size(PK_VEC * 4)));
-
-/* ---- compile time: weight packing ---- */
-
-static inline size_t pk_gemm_packed_size(int O, int I)
-{
-    return (size_t)((O + PK_GEMM_MR - 1) / PK_GEMM_MR) * PK_GEMM_MR * (size_t)I;
-}
-
-/* Offset of the weights W[6m + 0..5][k0 ..] of panel m in K block k0. */
-static inline size_t pk__gemm_a_at(int O, int I, int m, int k0)
-{
-    size_t opad = (size_t)((O + PK_GEMM_MR - 1) / PK_GEMM_MR) * PK_GEMM_MR;
-    int kcb = I - k0 < PK_GEMM_KC ? I - k0 : PK_GEMM_KC;
-    return (size_t)k0 * opad + (size_t)m * kcb * PK_GEMM_MR;
-}
-
-static inline void pk_gemm_pack_weights(const float *W, int O, int I, float *packed)
-{
-    int panels = (O + PK_GEMM_MR - 1) / PK_GEMM_MR;
-    for (int k0 = 0; k0 < I; k0 += PK_GEMM_KC) {
-        int kcb = I - k0 < PK_GEMM_KC ? I - k0 : PK_GEMM_KC;
-        for (int m = 0; m < panels; m++) {
-            float *a = packed + pk__gemm_a_at(O, I, m, k0);
-            for (int k = 0; k < kcb; k++)
-                for (int j = 0; j < PK_GEMM_MR; j++) {
-                    int o = m * PK_GEMM_MR + j;
-                    a[k * PK_GEMM_MR + j] = o < O ? W[(size_t)o * I + k0 + k] : 0.0f;
-                }
-        }
-    }
-}
-
-/* ---- vector helpers ---- */
-
-static inline __attribute__((always_inline)) pk_gemm_vf pk__gemm_ld(const float *p)
-{
-    pk_gemm_vf v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline __attribute__((always_inline)) void pk__gemm_st(float *p, pk_gemm_vf v)
-{
-    memcpy(p, &v, sizeof v);
-}
-
-static inline __attribute__((always_inline)) pk_gemm_vf pk__gemm_splat(float x)
-{
-    return x - (pk_gemm_vf){0}; /* x - 0 == x for every x: a plain broadcast */
-}
-
-/* c + a * b, fused where the target has FMA (whatever -ffp-contract says). */
-static inline __attribute__((always_inline)) pk_gemm_vf pk__gemm_fma(pk_gemm_vf a, pk_gemm_vf b,
-                                                                     pk_gemm_vf c)
-{
-#if defined(PK__GEMM_AVX512)
-    return (pk_gemm_vf)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c);
-#elif defined(PK__GEMM_AVX2)
-    return (pk_gemm_vf)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
-#else
-    return c + a * b;
-#endif
-}
-
-/* The first n (1..PK_VEC) floats at p; the other lanes 0. */
-static inline pk_gemm_vf pk__gemm_ldn(const float *p, int n)
-{
-#if defined(PK__GEMM_AVX512)
-    return (pk_gemm_vf)_mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), p);
-#else
-    pk_gemm_vf v = {0};
-    memcpy(&v, p, (size_t)n * sizeof(float));
-    return v;
-#endif
-}
-
-static inline void pk__gemm_stn(float *p, pk_gemm_vf v, int n)
-{
-#if defined(PK__GEMM_AVX512)
-    _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1), (__m512)v);
-#else
-    memcpy(p, &v, (size_t)n * sizeof(float));
-#endif
-}
-
-static inline __attribute__((always_inline)) pk_gemm_vf pk__gemm_sel(pk_gemm_vi m, pk_gemm_vf a,
-                                                                     pk_gemm_vf b)
-{
-    return (pk_gemm_vf)(((pk_gemm_vi)a & m) | ((pk_gemm_vi)b & ~m)); /* m ? a : b */
-}
-
 /* GELU(y) = 0.5 y (1 + erf(y / sqrt 2)); erf as x P(x^2) / Q(x^2) on x
  * clamped to [-4, 4] (the rational erf of Eigen / XLA). */
-static inline __attribute__((always_inline)) pk_gemm_vf pk__gemm_gelu(pk_gemm_vf y)
+static inline __attribute__((always_inline)) pk_vf pk__gemm_gelu(pk_vf y)
 {
-    const pk_gemm_vf four = pk__gemm_splat(4.0f), mfour = pk__gemm_splat(-4.0f);
-    pk_gemm_vf x = y * pk__gemm_splat(0.70710678118654752f);
-    x = pk__gemm_sel(x > four, four, x);
-    x = pk__gemm_sel(x < mfour, mfour, x);
-    pk_gemm_vf x2 = x * x;
-    pk_gemm_vf p = pk__gemm_splat(-2.72614225801306e-10f);
-    p = pk__gemm_fma(p, x2, pk__gemm_splat(2.77068142495902e-08f));
-    p = pk__gemm_fma(p, x2, pk__gemm_splat(-2.10102402082508e-06f));
-    p = pk__gemm_fma(p, x2, pk__gemm_splat(-5.69250639462346e-05f));
-    p = pk__gemm_fma(p, x2, pk__gemm_splat(-7.34990630326855e-04f));
-    p = pk__gemm_fma(p, x2, pk__gemm_splat(-2.95459980854025e-03f));
-    p = pk__gemm_fma(p, x2, pk__gemm_splat(-1.60960333262415e-02f));
-    pk_gemm_vf q = pk__gemm_splat(-1.45660718464996e-05f);
-    q = pk__gemm_fma(q, x2, pk__gemm_splat(-2.13374055278905e-04f));
-    q = pk__gemm_fma(q, x2, pk__gemm_splat(-1.68282697438203e-03f));
-    q = pk__gemm_fma(q, x2, pk__gemm_splat(-7.37332916720468e-03f));
-    q = pk__gemm_fma(q, x2, pk__gemm_splat(-1.42647390514189e-02f));
-#if defined(PK__GEMM_AVX512)
+    const pk_vf four = pk_splat(4.0f), mfour = pk_splat(-4.0f);
+    pk_vf x = y * pk_splat(0.70710678118654752f);
+    x = pk_select(x > four, four, x);
+    x = pk_select(x < mfour, mfour, x);
+    pk_vf x2 = x * x;
+    pk_vf p = pk_splat(-2.72614225801306e-10f);
+    p = pk_fma(p, x2, pk_splat(2.77068142495902e-08f));
+    p = pk_fma(p, x2, pk_splat(-2.10102402082508e-06f));
+    p = pk_fma(p, x2, pk_splat(-5.69250639462346e-05f));
+    p = pk_fma(p, x2, pk_splat(-7.34990630326855e-04f));
+    p = pk_fma(p, x2, pk_splat(-2.95459980854025e-03f));
+    p = pk_fma(p, x2, pk_splat(-1.60960333262415e-02f));
+    pk_vf q = pk_splat(-1.45660718464996e-05f);
+    q = pk_fma(q, x2, pk_splat(-2.13374055278905e-04f));
+    q = pk_fma(q, x2, pk_splat(-1.68282697438203e-03f));
+    q = pk_fma(q, x2, pk_splat(-7.37332916720468e-03f));
+    q = pk_fma(q, x2, pk_splat(-1.42647390514189e-02f));
+#if defined(PK_VEC_AVX512)
     /* p / q as p * (1/q): the 14-bit reciprocal and one Newton step (rel.
      * error ~2^-27), cheaper than a vector division */
-    pk_gemm_vf rq = (pk_gemm_vf)_mm512_rcp14_ps((__m512)q);
-    rq = rq * (pk__gemm_splat(2.0f) - q * rq);
-    pk_gemm_vf erf = x * p * rq;
+    pk_vf rq = (pk_vf)_mm512_rcp14_ps((__m512)q);
+    rq = rq * (pk_splat(2.0f) - q * rq);
+    pk_vf erf = x * p * rq;
 #else
-    pk_gemm_vf erf = x * p / q;
+    pk_vf erf = x * p / q;
 #endif
-    pk_gemm_vf h = pk__gemm_splat(0.5f) * y;
-    return pk__gemm_fma(h, erf, h);
+    pk_vf h = pk_splat(0.5f) * y;
+    return pk_fma(h, erf, h);
 }
 
 /* ---- run time ---- */
@@ -249,28 +130,28 @@ typedef struct {
 
 /* Lanes [0, n) of a column vector at p + off (split: lanes [split, n) at
  * p2 + off, as pk__gemm_cols describes), the other lanes 0. */
-static inline __attribute__((always_inline)) pk_gemm_vf
+static inline __attribute__((always_inline)) pk_vf
 pk__gemm_ld_cols(const float *p, const float *p2, int n, int split, int64_t off)
 {
-#if defined(PK__GEMM_AVX512)
+#if defined(PK_VEC_AVX512)
     if (split) { /* lane j >= split reads p2 + off + (j - split): a shifted, masked load */
         __mmask16 lo = (__mmask16)((1u << split) - 1), all = (__mmask16)((1u << n) - 1);
         __m512 v = _mm512_maskz_loadu_ps(lo, p + off);
         uintptr_t at = (uintptr_t)(p2 + off) - (uintptr_t)split * sizeof(float);
-        return (pk_gemm_vf)_mm512_mask_loadu_ps(v, (__mmask16)(all & ~lo), (const void *)at);
+        return (pk_vf)_mm512_mask_loadu_ps(v, (__mmask16)(all & ~lo), (const void *)at);
     }
 #else
     (void)p2;
     (void)split;
 #endif
-    return n == PK_VEC ? pk__gemm_ld(p + off) : pk__gemm_ldn(p + off, n);
+    return n == PK_VEC ? pk_load(p + off) : pk_loadn(p + off, n);
 }
 
 static inline __attribute__((always_inline)) void pk__gemm_st_cols(float *p, float *p2, int n,
                                                                    int split, int64_t off,
-                                                                   pk_gemm_vf v)
+                                                                   pk_vf v)
 {
-#if defined(PK__GEMM_AVX512)
+#if defined(PK_VEC_AVX512)
     if (split) {
         __mmask16 lo = (__mmask16)((1u << split) - 1), all = (__mmask16)((1u << n) - 1);
         _mm512_mask_storeu_ps(p + off, lo, (__m512)v);
@@ -283,9 +164,9 @@ static inline __attribute__((always_inline)) void pk__gemm_st_cols(float *p, flo
     (void)split;
 #endif
     if (n == PK_VEC)
-        pk__gemm_st(p + off, v);
+        pk_store(p + off, v);
     else
-        pk__gemm_stn(p + off, v, n);
+        pk_storen(p + off, v, n);
 }
 
 /* One micro-tile: rows [0, mr) of a weight panel (a: kc x MR) times the
@@ -300,7 +181,7 @@ pk__gemm_ukr(const int nv, int kc, const float *restrict a, const float *restric
              int gelu, int resid)
 {
     enum { MR = PK_GEMM_MR, V = PK_VEC };
-    pk_gemm_vf acc[MR][PK_GEMM_NV];
+    pk_vf acc[MR][PK_GEMM_NV];
     float *c[PK_GEMM_NV], *c2[PK_GEMM_NV];
     const float *rr[PK_GEMM_NV], *rr2[PK_GEMM_NV];
 #pragma GCC unroll 8
@@ -314,7 +195,7 @@ pk__gemm_ukr(const int nv, int kc, const float *restrict a, const float *restric
     if (first) {
 #pragma GCC unroll 8
         for (int r = 0; r < MR; r++) {
-            pk_gemm_vf bv = pk__gemm_splat(full || r < mr ? bias[r] : 0.0f);
+            pk_vf bv = pk_splat(full || r < mr ? bias[r] : 0.0f);
 #pragma GCC unroll 8
             for (int v = 0; v < nv; v++)
                 acc[r][v] = bv;
@@ -324,32 +205,32 @@ pk__gemm_ukr(const int nv, int kc, const float *restrict a, const float *restric
         for (int r = 0; r < MR; r++)
 #pragma GCC unroll 8
             for (int v = 0; v < nv; v++)
-                acc[r][v] = pk__gemm_ld(c[v] + r * cols->ldc[v]);
+                acc[r][v] = pk_load(c[v] + r * cols->ldc[v]);
     } else {
 #pragma GCC unroll 8
         for (int r = 0; r < MR; r++)
 #pragma GCC unroll 8
             for (int v = 0; v < nv; v++)
-                acc[r][v] = r >= mr ? (pk_gemm_vf){0}
+                acc[r][v] = r >= mr ? (pk_vf){0}
                                     : pk__gemm_ld_cols(c[v], c2[v], cols->n[v], cols->split[v],
                                                        r * cols->ldc[v]);
     }
 
 #pragma GCC unroll 2
     for (int k = 0; k < kc; k++) {
-        pk_gemm_vf bv[PK_GEMM_NV];
+        pk_vf bv[PK_GEMM_NV];
         /* the weights stream from L3 or memory when they do not fit in L2
          * (P = 49); fetch them 4 KiB ahead (past this panel: the next) */
         __builtin_prefetch(a + k * MR + 1024, 0, 2);
 #pragma GCC unroll 8
         for (int v = 0; v < nv; v++)
-            bv[v] = pk__gemm_ld(b + (k * nv + v) * V);
+            bv[v] = pk_load(b + (k * nv + v) * V);
 #pragma GCC unroll 8
         for (int r = 0; r < MR; r++) {
-            pk_gemm_vf av = pk__gemm_splat(a[k * MR + r]);
+            pk_vf av = pk_splat(a[k * MR + r]);
 #pragma GCC unroll 8
             for (int v = 0; v < nv; v++)
-                acc[r][v] = pk__gemm_fma(av, bv[v], acc[r][v]);
+                acc[r][v] = pk_fma(av, bv[v], acc[r][v]);
         }
     }
 
@@ -366,7 +247,7 @@ pk__gemm_ukr(const int nv, int kc, const float *restrict a, const float *restric
 #pragma GCC unroll 8
             for (int v = 0; v < nv; v++)
                 if (rr[v] && (full || r < mr))
-                    acc[r][v] += full ? pk__gemm_ld(rr[v] + r * cols->ldc[v])
+                    acc[r][v] += full ? pk_load(rr[v] + r * cols->ldc[v])
                                       : pk__gemm_ld_cols(rr[v], rr2[v], cols->n[v],
                                                          cols->split[v], r * cols->ldc[v]);
     }
@@ -375,7 +256,7 @@ pk__gemm_ukr(const int nv, int kc, const float *restrict a, const float *restric
         for (int r = 0; r < MR; r++)
 #pragma GCC unroll 8
             for (int v = 0; v < nv; v++)
-                pk__gemm_st(c[v] + r * cols->ldc[v], acc[r][v]);
+                pk_store(c[v] + r * cols->ldc[v], acc[r][v]);
     } else {
 #pragma GCC unroll 8
         for (int r = 0; r < MR; r++)
@@ -417,95 +298,6 @@ static inline void pk__gemm_ukr_any(int nv, int kc, const float *a, const float 
         break;
 #endif
     }
-}
-
-typedef pk_gemm_job pk__gemm_args;
-
-/* n values of row i of the right operand, pixels [p, p + n) of image img,
- * into d (patch or normalised sources; the plain one is pack_x's fast path). */
-static inline void pk__gemm_read_row(const pk__gemm_args *g, int img, int i, int p, int n,
-                                     float *restrict d)
-{
-    const float *x = g->X[img], *s = g->S ? g->S[img] : NULL;
-    if (!g->patch) { /* two loops, so each vectorises */
-        const float *xr = x + (int64_t)i * g->P + p;
-        if (s) {
-            const float *mean = s + p, *rstd = s + g->P + p;
-            for (int t = 0; t < n; t++)
-                d[t] = (xr[t] - mean[t]) * rstd[t];
-        } else
-            memcpy(d, xr, (size_t)n * sizeof(float));
-        return;
-    }
-    int k = g->patch, wo = g->in_w / k, c = i / (k * k), ki = i / k % k, kj = i % k;
-    int64_t hw = (int64_t)g->in_h * g->in_w;
-    x += (int64_t)c * hw;
-    for (int t = 0; t < n;) {
-        int oy = (p + t) / wo, ox = (p + t) % wo;
-        int run = wo - ox < n - t ? wo - ox : n - t; /* to the end of the output row */
-        int64_t base = (int64_t)(oy * k + ki) * g->in_w + kj;
-        for (int u = 0; u < run; u++) {
-            int64_t at = base + (int64_t)(ox + u) * k;
-            d[t + u] = s ? (x[at] - s[at]) * s[hw + at] : x[at];
-        }
-        t += run;
-    }
-}
-
-/* Pack rows [k0, k0 + kc) of the right operand, sequence columns [q0, q0 +
- * nq), into bp[k][0 .. w) (w = nv * PK_VEC), zero past nq. */
-static inline void pk__gemm_pack_x(const pk__gemm_args *g, int k0, int kc, int64_t q0, int nq,
-                                   int w, float *restrict bp)
-{
-    int P = g->P;
-    int img = (int)(q0 / P), p0 = (int)(q0 % P);
-    if (p0 + nq <= P && !g->patch && !g->S) { /* plain, one image: vectors, a masked tail */
-        const float *x = g->X[img] + (int64_t)k0 * P + p0;
-        int nfull = nq / PK_VEC, tail = nq % PK_VEC;
-        for (int k = 0; k < kc; k++) {
-            const float *xr = x + (int64_t)k * P;
-            float *d = bp + (int64_t)k * w;
-            int v = nfull;
-            /* nfull <= PK_GEMM_NV: straight-line copies (a loop here becomes
-             * a memcpy call per row, which costs more than the copy) */
-            switch (nfull) {
-            default:
-                for (int u = nfull - 1; u >= 4; u--)
-                    pk__gemm_st(d + u * PK_VEC, pk__gemm_ld(xr + u * PK_VEC));
-                /* fall through */
-            case 4:
-                pk__gemm_st(d + 3 * PK_VEC, pk__gemm_ld(xr + 3 * PK_VEC));
-                /* fall through */
-            case 3:
-                pk__gemm_st(d + 2 * PK_VEC, pk__gemm_ld(xr + 2 * PK_VEC));
-                /* fall through */
-            case 2:
-                pk__gemm_st(d + PK_VEC, pk__gemm_ld(xr + PK_VEC));
-                /* fall through */
-            case 1:
-                pk__gemm_st(d, pk__gemm_ld(xr));
-                /* fall through */
-            case 0:
-                break;
-            }
-            if (tail)
-                pk__gemm_st(d + v++ * PK_VEC, pk__gemm_ldn(xr + nfull * PK_VEC, tail));
-            for (; v * PK_VEC < w; v++)
-                pk__gemm_st(d + v * PK_VEC, (pk_gemm_vf){0});
-        }
-        return;
-    }
-    for (int64_t q = q0; q < q0 + nq;) {
-        img = (int)(q / P);
-        int p = (int)(q % P);
-        int n = P - p < q0 + nq - q ? P - p : (int)(q0 + nq - q);
-        for (int k = 0; k < kc; k++)
-            pk__gemm_read_row(g, img, k0 + k, p, n, bp + (int64_t)k * w + (q - q0));
-        q += n;
-    }
-    if (nq < w)
-        for (int k = 0; k < kc; k++)
-            memset(bp + (int64_t)k * w + nq, 0, (size_t)(w - nq) * sizeof(float));
 }
 
 /* A vector of the sequence that spans several images: copy rows [o0, o0 +
@@ -561,7 +353,7 @@ static inline void pk__gemm_panel_init(const pk__gemm_args *g, int va, int vz,
         /* spans images: two at most (P >= PK_VEC) with AVX-512 masks in
          * place, else through the staging tile */
         int two = P - p < n;
-#if defined(PK__GEMM_AVX512)
+#if defined(PK_VEC_AVX512)
         int split = two && P >= PK_VEC ? P - p : 0;
 #else
         int split = 0;
@@ -743,7 +535,7 @@ static inline void pk_gemm_run(const float *packed, const float *bias, const pk_
         for (int n = 0; n < job->nimg; n++)
             for (int o = 0; o < O; o++)
                 for (int p = 0; p < P; p++) {
-                    pk_gemm_vf y = pk__gemm_splat(bias ? bias[o] : 0.0f);
+                    pk_vf y = pk_splat(bias ? bias[o] : 0.0f);
                     float v = epilogue == 1 ? pk__gemm_gelu(y)[0] : y[0];
                     int64_t at = (int64_t)o * P + p;
                     job->Y[n][at] = job->R ? v + job->R[n][at] : v;

@@ -12,27 +12,7 @@
 #include <omp.h>
 #endif
 
-/* Vectors for the specialised kernels: PK_VEC floats (set by the generated
- * code before this header for its target; by default 16 where AVX-512 is
- * on, else 8). Loads and stores go through memcpy so they need no
- * alignment. */
-#ifndef PK_VEC /* the target's widest vectors */
-#if defined(__AVX512F__)
-#define PK_VEC 16
-#else
-#define PK_VEC 8
-#endif
-#endif
-typedef float pk_vf __attribute__((vector_size(PK_VEC * 4)));
-
-static inline pk_vf pk_load(const float *p)
-{
-    pk_vf v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline void pk_store(float *p, pk_vf v) { memcpy(p, &v, sizeof v); }
+#include "pelkc_vec.h" /* PK_VEC, pk_vf, pk_load and pk_store, for the generated C */
 
 static inline int pk_thread_id(void)
 {

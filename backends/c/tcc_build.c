@@ -45,8 +45,10 @@ static const embedded_file *embedded(const char *name, size_t len)
 }
 
 /* Append src to out with every `#include "X"` of an embedded file X replaced by
- * X's text (recursively; their include guards drop repeats). */
-static void expand(FILE *out, const char *src, size_t n, int depth)
+ * X's text (recursively), the first time only: seen[i] marks embedded file i
+ * expanded (the include guards would drop a repeat's text, and no include of
+ * pelkc's files is conditional). */
+static void expand(FILE *out, const char *src, size_t n, int depth, unsigned char *seen)
 {
     const char *p = src, *end = src + n;
     while (p < end) {
@@ -61,9 +63,12 @@ static void expand(FILE *out, const char *src, size_t n, int depth)
             if (close)
                 f = embedded(name, (size_t)(close - name));
         }
-        if (f) {
+        if (f && seen[f - pelkc_embedded]) {
+            fprintf(out, "/* ---- %s (embedded above) ---- */\n", f->name);
+        } else if (f) {
+            seen[f - pelkc_embedded] = 1;
             fprintf(out, "/* ---- %s (embedded) ---- */\n", f->name);
-            expand(out, (const char *)f->data, f->size, depth + 1);
+            expand(out, (const char *)f->data, f->size, depth + 1, seen);
             fputc('\n', out);
         } else {
             fwrite(p, 1, len, out);
@@ -101,7 +106,9 @@ static int compile_unit(TCCState *s, const char *text, size_t n, int64_t *bytes)
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    expand(f, text, n, 0);
+    unsigned char *seen = xcalloc((size_t)pelkc_embedded_count, 1);
+    expand(f, text, n, 0, seen);
+    free(seen);
     fclose(f);
     *bytes += (int64_t)len;
     int rc = tcc_compile_string(s, buf);
