@@ -34,5 +34,8 @@ int cmd_stats(const options *o);
 int cmd_grid(const options *o);
 int cmd_sweep(const options *o);
 int cmd_scaling(const options *o);
+/* train_cmd.c: the training kernels of one conv configuration (emit train, compile-train) */
+int cmd_emit_train(const options *o);
+int cmd_compile_train(const options *o);
 
 #endif

@@ -83,9 +83,11 @@ int cmd_emit(const options *o)
 {
     pelk_diag d;
     model_spec s = {0};
+    if (o->sub && !strcmp(o->sub, "train")) /* one conv's training kernels: cli/train_cmd.c */
+        return cmd_emit_train(o);
     if (!o->sub || (strcmp(o->sub, "ir") && strcmp(o->sub, "c") && strcmp(o->sub, "llvm") &&
                     strcmp(o->sub, "ptx")))
-        return die("emit needs what to emit: 'ir', 'c', 'llvm' or 'ptx' (pelkc emit ir SPEC)");
+        return die("emit needs what to emit: 'ir', 'c', 'llvm', 'ptx' or 'train' (pelkc emit ir SPEC)");
     int ir = !strcmp(o->sub, "ir"), llvm = !strcmp(o->sub, "llvm");
     /* emit llvm --print-after-all: pelkc's passes, as for emit ir, then the module */
     ir_graph *g = load_graph(o, &s, 0, (ir || llvm) && o->print_after_all ? stdout : NULL, &d);

@@ -32,6 +32,11 @@ static const char usage[] =
     "                                      LLVM's optimisation; not the weights), after pelkc's IR\n"
     "                                      after every pass if asked\n"
     "  emit ptx SPEC [--sm 80|90]          print the PTX module of the GPU kernels (LLVM NVPTX)\n"
+    "  emit train --kernel K --grid G --channels C [--kpe M]\n"
+    "                                      print the C of one peripheral conv's training kernels\n"
+    "                                      (forward, input and parameter gradients; spec/TRAIN.md)\n"
+    "  compile-train --kernel K --grid G --channels C [--kpe M] -o T.so\n"
+    "                                      build them into a .so (cc -O3 -march -fopenmp)\n"
     "  conv --kernel K --grid G --channels C --size HxW --weights W --input X.npy --output Y.npy\n"
     "                                      run one peripheral conv layer (weights: 'weight'\n"
     "                                      [C,1,k'r,k'c], 'bias' [C], 'kpe' [C,K,K] with --kpe)\n"
@@ -64,14 +69,15 @@ static const char usage[] =
     "                           c (default: generated C and the C compiler) or llvm (LLVM IR and\n"
     "                           LLVM's O3 pipeline; run, bench, conv and bench-conv then compile\n"
     "                           in process with LLVM's JIT and write no file)\n"
-    "  -o, --output-file M.so   where compile writes the library\n"
+    "  -o, --output-file M.so   where compile (and compile-train) writes the library\n"
     "  --weights W              float32 safetensors with the spec's weight names\n"
     "  --random-weights SEED    seeded random weights (for demos and benchmarks)\n"
     "  --periph lowered|dense   peripheral convs as box sums plus gather (default), or as\n"
     "                           dense depthwise convs over the expanded kernel (the baseline)\n"
     "  --grid G                 a sharing grid in the spec's YAML syntax, e.g. '{center: 5, base: 2}'\n"
     "                           or '[9,8,4,2,1,1,1,1,1,2,4,8,9]' or '{rows: [...], cols: [...]}'\n"
-    "  --kpe none|constant|border  positional embedding of `conv` (default none)\n"
+    "  --kpe none|constant|border  positional embedding of `conv` and the training kernels\n"
+    "                           (default none)\n"
     "  --target c|cuda|cuda-emulate  what compile (and run SPEC, bench, conv) builds: C for\n"
     "                           this CPU (default); PTX run through the CUDA driver (dlopen'd\n"
     "                           at pelkc_create); or the same GPU kernels and launches run on\n"
@@ -355,6 +361,8 @@ int main(int argc, char **argv)
         return cmd_sweep(&o);
     if (!strcmp(o.cmd, "scaling"))
         return cmd_scaling(&o);
+    if (!strcmp(o.cmd, "compile-train"))
+        return cmd_compile_train(&o);
     if (!strcmp(o.cmd, "help")) {
         fputs(usage, stdout);
         return 0;
