@@ -77,7 +77,7 @@ def main():
 
     torch_peer.set_threads(a.threads)
     peer = torch_peer.describe()
-    module = pelk_torch.PeLK.from_safetensors(a.spec, a.weights)
+    module = pelk_torch.PeLK.from_safetensors(a.spec, a.weights, impl="dense")  # PyTorch as it is
     with torch.inference_mode():
         pred_t, ips_t = classify(lambda xb: module(torch.from_numpy(xb)).numpy(), x, a.batch)
 

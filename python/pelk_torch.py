@@ -12,8 +12,14 @@ gamma, residual]; a kernel-wise positional embedding (kpe) per stage; head: glob
 LayerNorm, linear.
 
 The peripheral conv is trained in its compact form: the parameter is theta [g, 1, k'_rows,
-k'_cols]; each forward expands it to the dense k x k kernel with repeat_interleave over the sharing
-grid (paper Eq. 1) and runs F.conv2d depthwise, so gradients flow to the shared weights.
+k'_cols]. Two implementations compute it (PeripheralConv's impl, PeLK's impl or set_impl):
+  "pelkc"  pelkc's generated training kernels (python/pelkc_train.py, spec/TRAIN.md): forward and
+           backward in O(k'_rows * k'_cols) per pixel from box sums, never a dense kernel; the
+           default when build/pelkc (or $PELKC_BIN) and a C compiler are there;
+  "dense"  theta expanded to the dense k x k kernel with repeat_interleave over the sharing grid
+           (paper Eq. 1) and F.conv2d depthwise (or a Toeplitz matrix product on small maps),
+           O(k^2) per pixel: the reference, and the fallback (said once) when pelkc is missing or
+           the tensor is one its kernels do not take (CUDA, float16).
 Optional training-time parts (bn=True, small=s), which pelkc folds away at compile time:
     y = BN(periph_conv(x) + kpe_term) + BN_small(small_conv(x))     on the first g channels
 with BatchNorms (eps 1e-5) named conv.bn.* / conv.small_bn.* (small_bn exists when both are on) and
@@ -25,6 +31,7 @@ against); it is written from spec/SPEC.md.
 """
 
 import math
+import warnings
 from fractions import Fraction
 
 import torch
@@ -32,6 +39,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 import yaml
 
+import pelkc_train
 import safetensors_io
 
 LN_EPS = 1e-6
@@ -39,6 +47,7 @@ BN_EPS = 1e-5
 DEFAULT_GRID = {"center": 5, "base": 2}
 # Maps up to this many pixels run the peripheral conv as a matrix product (see _conv_matrix).
 TOEPLITZ_MAX_PIXELS = 1024
+IMPLS = ("pelkc", "dense")
 
 
 # ---- the spec -------------------------------------------------------------------------------
@@ -167,13 +176,43 @@ def patch_conv(x, conv, nchw_input=False):
     return F.linear(p.reshape(n, ho, wo, c * k * k), conv.weight.reshape(conv.weight.shape[0], -1), conv.bias)
 
 
+_said = set()
+
+
+def _say_once(message):
+    """A fallback is said, once per reason, never silent."""
+    if message not in _said:
+        _said.add(message)
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+
+def default_impl():
+    """"pelkc" when its training kernels can be built here, else "dense" (saying why, once)."""
+    why = pelkc_train.unavailable()
+    if why is None:
+        return "pelkc"
+    _say_once(f"pelk_torch: the peripheral convs train on the dense path: {why}")
+    return "dense"
+
+
+def check_impl(impl):
+    if impl not in IMPLS:
+        raise ValueError(f"impl must be one of {', '.join(IMPLS)} (or None: the default), got {impl!r}")
+    return impl
+
+
 class PeripheralConv(nn.Module):
     """Depthwise peripheral conv on g channels (stride 1, zero padding k//2, bias), trained in its
-    compact form theta = weight [g, 1, k'_rows, k'_cols], plus the optional training-time parts."""
+    compact form theta = weight [g, 1, k'_rows, k'_cols], plus the optional training-time parts.
+    impl: "pelkc", "dense" or None (default_impl()); see the module docstring."""
 
-    def __init__(self, g, kernel, rows, cols, bn=False, small=None):
+    def __init__(self, g, kernel, rows, cols, bn=False, small=None, impl=None):
         super().__init__()
         self.kernel = kernel
+        # An impl asked for raises on a tensor it cannot take; the default falls back, saying so.
+        self._impl_asked = impl is not None
+        self.impl = check_impl(impl) if impl is not None else default_impl()
+        self.grid_rows, self.grid_cols = [int(v) for v in rows], [int(v) for v in cols]
         self.weight = nn.Parameter(torch.empty(g, 1, len(rows), len(cols)))
         self.bias = nn.Parameter(torch.zeros(g))
         # The grids are constants of the architecture, not weights: keep them out of state_dict().
@@ -191,6 +230,33 @@ class PeripheralConv(nn.Module):
 
     def forward(self, x, kpe=None, mode="none"):
         """x: NHWC [N, H, W, g]; returns the conv's NHWC output."""
+        if self._use_pelkc(x):
+            y = pelkc_train.peripheral_conv(x.permute(0, 3, 1, 2), self.weight, self.bias,
+                                            kpe if mode != "none" else None, self.kernel,
+                                            self.grid_rows, self.grid_cols, mode).permute(0, 2, 3, 1)
+        else:
+            y = self._conv_dense(x, kpe, mode)
+        if self.bn is not None:
+            y = self.bn(y)
+        if self.small is not None:
+            ys = self.small(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+            y = y + (self.small_bn(ys) if self.small_bn is not None else ys)
+        return y
+
+    def _use_pelkc(self, x):
+        if self.impl != "pelkc":
+            return False
+        try:
+            pelkc_train.check_supported(x)
+        except pelkc_train.UnsupportedError as e:
+            if self._impl_asked:
+                raise
+            _say_once(f"pelk_torch: this peripheral conv runs on the dense path: {e}")
+            return False
+        return True
+
+    def _conv_dense(self, x, kpe, mode):
+        """The conv through the dense expansion of theta (the "dense" impl)."""
         H, W = x.shape[1:3]
         wd = self.dense_kernel()
         if H * W <= TOEPLITZ_MAX_PIXELS:
@@ -199,11 +265,6 @@ class PeripheralConv(nn.Module):
             y = self._conv_direct(x, wd, kpe, mode)
         if mode == "constant":  # every tap sees x + h, padding included: a per-channel constant
             y = y + (wd[:, 0] * kpe).sum(dim=(1, 2))
-        if self.bn is not None:
-            y = self.bn(y)
-        if self.small is not None:
-            ys = self.small(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
-            y = y + (self.small_bn(ys) if self.small_bn is not None else ys)
         return y
 
     def _conv_direct(self, x, wd, kpe, mode):
@@ -255,10 +316,10 @@ class PeripheralConv(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, dim, g, hidden, kernel, rows, cols, bn, small, layer_scale):
+    def __init__(self, dim, g, hidden, kernel, rows, cols, bn, small, layer_scale, impl):
         super().__init__()
         self.g = g
-        self.conv = PeripheralConv(g, kernel, rows, cols, bn, small) if g > 0 else None
+        self.conv = PeripheralConv(g, kernel, rows, cols, bn, small, impl) if g > 0 else None
         self.norm = LayerNorm2d(dim)
         self.fc1 = nn.Linear(dim, hidden)
         self.fc2 = nn.Linear(hidden, dim)
@@ -283,7 +344,7 @@ class Downsample(nn.Module):
 
 
 class Stage(nn.Module):
-    def __init__(self, st, c_in, first, kpe_mode, bn, small, layer_scale):
+    def __init__(self, st, c_in, first, kpe_mode, bn, small, layer_scale, impl):
         super().__init__()
         self.mode = kpe_mode if st["g"] > 0 else "none"
         self.downsample = None if first else Downsample(c_in, st["dim"])
@@ -294,7 +355,8 @@ class Stage(nn.Module):
         else:
             self.kpe = None
         self.blocks = nn.ModuleList(
-            Block(st["dim"], st["g"], st["hidden"], st["kernel"], st["rows"], st["cols"], bn, small, layer_scale)
+            Block(st["dim"], st["g"], st["hidden"], st["kernel"], st["rows"], st["cols"], bn, small, layer_scale,
+                  impl)
             for _ in range(st["depth"]))
 
     def forward(self, x):
@@ -307,10 +369,11 @@ class Stage(nn.Module):
 
 class PeLK(nn.Module):
     """The network of a pelkc spec. bn / small switch on the training-time parts in every block
-    with a conv; layer_scale is gamma's initial value. forward takes NCHW float32 images and
-    returns [N, classes] logits."""
+    with a conv; layer_scale is gamma's initial value; impl picks the peripheral convs'
+    implementation ("pelkc", "dense", None: default_impl()). forward takes NCHW float32 (or, after
+    .double(), float64) images and returns [N, classes] logits."""
 
-    def __init__(self, spec, bn=False, small=None, layer_scale=1.0):
+    def __init__(self, spec, bn=False, small=None, layer_scale=1.0, impl=None):
         super().__init__()
         spec = load_spec(spec)
         if small is not None and (small < 1 or small % 2 == 0):
@@ -321,7 +384,7 @@ class PeLK(nn.Module):
         self.stem_norm = LayerNorm2d(c0)
         stages, prev = [], c0
         for i, st in enumerate(spec["stages"]):
-            stages.append(Stage(st, prev, i == 0, spec["block"]["kpe"], bn, small, layer_scale))
+            stages.append(Stage(st, prev, i == 0, spec["block"]["kpe"], bn, small, layer_scale, impl))
             prev = st["dim"]
         self.stages = nn.ModuleList(stages)
         self.head_norm = nn.LayerNorm(prev, eps=LN_EPS)
@@ -334,6 +397,18 @@ class PeLK(nn.Module):
     @classmethod
     def from_spec(cls, spec, **kw):
         return cls(spec, **kw)
+
+    def impl(self):
+        """The peripheral convs' implementation: "pelkc", "dense", both ("dense,pelkc") or "none"."""
+        return ",".join(sorted({m.impl for m in self.modules() if isinstance(m, PeripheralConv)})) or "none"
+
+    def set_impl(self, impl):
+        """Switch every peripheral conv to impl ("pelkc" or "dense"); returns self."""
+        check_impl(impl)
+        for m in self.modules():
+            if isinstance(m, PeripheralConv):
+                m.impl, m._impl_asked = impl, True
+        return self
 
     @classmethod
     def from_safetensors(cls, spec, path, **kw):

@@ -21,6 +21,7 @@ import ctypes
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -169,6 +170,17 @@ class PeripheralConvFunction(torch.autograd.Function):
             lib.call("dparams", dy.dtype, x, dy, theta, kpe if kpe is not None else 0, n, c, h, w,
                      dtheta, dbias, dkpe if dkpe is not None else 0, threads)
         return dx, dtheta, dbias if ctx.has_bias else None, dkpe, None, None
+
+
+def unavailable():
+    """None when the kernels can be built here, else why not (one line)."""
+    binary = pelkc_binary()
+    if not os.access(binary, os.X_OK):
+        return f"pelkc not found at {binary} (build it, or set PELKC_BIN)"
+    cc = os.environ.get("PELKC_CC") or "cc"  # what pelkc compile-train runs
+    if shutil.which(cc) is None:
+        return f"no C compiler {cc!r} on PATH (pelkc compile-train needs one with OpenMP)"
+    return None
 
 
 def check_supported(x, stride=1, dilation=1):

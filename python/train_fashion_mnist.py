@@ -3,12 +3,16 @@
 
   train_fashion_mnist.py [--spec examples/fashion_mnist.yaml] [--epochs 7] [--batch 128]
                          [--lr 2e-3] [--seed 0] [--threads 2] [--bn] [--small S]
-                         [--init W] [--eval-each-epoch] [-o examples/fashion_mnist.safetensors]
+                         [--init W] [--eval-each-epoch] [--impl pelkc|dense] [--pelkc PELKC]
+                         [-o examples/fashion_mnist.safetensors]
 
 Data: Debian's dataset-fashion-mnist (python/fashion_mnist.py; pixels / 255 - 0.5). Training:
 AdamW (weight decay 0.05, none on norms, biases, gamma and kpe), a linear warm-up over the first
 half epoch then cosine decay to 0, random horizontal flips, cross-entropy; all 60,000
-training images, no validation split (the test set is only evaluated at the end). Prints the
+training images, no validation split (the test set is only evaluated at the end). The peripheral
+convs run on pelkc's generated training kernels (--impl pelkc, the default where build/pelkc or
+--pelkc is there) or the dense expansion (--impl dense); see python/pelk_torch.py. Prints a line per
+epoch (loss, training accuracy, images/s, time left), the
 training time and the module's test accuracy in eval mode, and writes the weights as F32
 safetensors (the export pelkc compiles), with the settings and results in its metadata.
 Then: pelkc compile examples/fashion_mnist.yaml --weights examples/fashion_mnist.safetensors -o m.so
@@ -44,7 +48,7 @@ def evaluate(model, x, y, batch=1000):
 
 
 def train(spec, data, epochs=5, batch=128, lr=3e-3, seed=0, bn=False, small=None,
-          log=lambda s: print(s, flush=True), eval_each_epoch=False, init=None):
+          log=lambda s: print(s, flush=True), eval_each_epoch=False, init=None, impl=None):
     """Train a PeLK for spec on data = (x_train, y_train, ...); returns (model in eval mode,
     wall-clock seconds, CPU seconds of this process). Deterministic for a seed on one machine and
     thread count. On a shared machine the wall-clock time depends on the load; the CPU time
@@ -52,7 +56,7 @@ def train(spec, data, epochs=5, batch=128, lr=3e-3, seed=0, bn=False, small=None
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     x_train, y_train = data[0], data[1]
-    model = pelk_torch.PeLK(spec, bn=bn, small=small)
+    model = pelk_torch.PeLK(spec, bn=bn, small=small, impl=impl)
     if init is not None:  # continue from earlier weights (a second, shorter schedule)
         model.load_state_dict({n: torch.from_numpy(v) for n, v in safetensors_io.load(init).items()})
     decay, no_decay = [], []
@@ -72,24 +76,30 @@ def train(spec, data, epochs=5, batch=128, lr=3e-3, seed=0, bn=False, small=None
     for epoch in range(epochs):
         model.train()
         order = rng.permutation(len(x_train))
-        running = 0.0
+        running, correct, e0 = 0.0, 0, time.perf_counter()
         for i in range(steps_per_epoch):
             idx = order[i * batch:(i + 1) * batch]
             xb = torch.from_numpy(x_train[idx])
             flip = torch.from_numpy(rng.random(len(idx)) < 0.5)
             xb = torch.where(flip[:, None, None, None], xb.flip(-1), xb)
-            loss = F.cross_entropy(model(xb), torch.from_numpy(y_train[idx]))
+            yb = torch.from_numpy(y_train[idx])
+            logits = model(xb)
+            loss = F.cross_entropy(logits, yb)
             for group in opt.param_groups:
                 group["lr"] = lr_at(step)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             running += loss.item()
+            correct += int((logits.argmax(dim=1) == yb).sum())
             step += 1
         note = ""
         if eval_each_epoch:  # the test set, for watching a run only (not used to choose anything)
             note = f"  test accuracy {evaluate(model, data[2], data[3])[0] * 100:.2f}%"
-        log(f"epoch {epoch + 1}/{epochs}: train loss {running / steps_per_epoch:.4f}  "
+        took, seen = time.perf_counter() - e0, steps_per_epoch * batch
+        left = (time.perf_counter() - t0) / (epoch + 1) * (epochs - epoch - 1)
+        log(f"epoch {epoch + 1}/{epochs}: train loss {running / steps_per_epoch:.4f}, accuracy "
+            f"{correct / seen * 100:.2f}%, {seen / took:.0f} images/s, {left:.0f} s left  "
             f"({time.perf_counter() - t0:.0f} s, {time.process_time() - c0:.0f} CPU s){note}")
     return model.eval(), time.perf_counter() - t0, time.process_time() - c0
 
@@ -106,18 +116,23 @@ def main():
     ap.add_argument("--small", type=int, default=None, metavar="S", help="train with a parallel S x S kernel")
     ap.add_argument("--init", default=None, metavar="W", help="start from these weights (safetensors) instead of a random init")
     ap.add_argument("--eval-each-epoch", action="store_true", help="print the test accuracy after every epoch")
+    ap.add_argument("--impl", choices=pelk_torch.IMPLS, default=None,
+                    help="the peripheral convs' implementation (default: pelkc where it can be built)")
+    ap.add_argument("--pelkc", default=None, help="the pelkc binary for --impl pelkc (default: build/pelkc)")
     ap.add_argument("-o", "--output", default=os.path.join(ROOT, "examples", "fashion_mnist.safetensors"))
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    if a.pelkc:
+        os.environ["PELKC_BIN"] = os.path.abspath(a.pelkc)
     data = fashion_mnist.load()
     model, secs, cpu = train(a.spec, data, a.epochs, a.batch, a.lr, a.seed, a.bn, a.small,
-                                eval_each_epoch=a.eval_each_epoch, init=a.init)
+                             eval_each_epoch=a.eval_each_epoch, init=a.init, impl=a.impl)
     acc, _ = evaluate(model, data[2], data[3])
     params = sum(t.numel() for t in model.state_dict().values())
     print(f"trained in {secs:.0f} s wall clock, {cpu:.0f} s CPU, on {a.threads} threads; test accuracy (PyTorch, float32): {acc * 100:.2f}%")
     print(f"tensors: {params} values; multiply-adds per image (convs dense): {model.multiply_adds()}")
     model.export(a.output, {"spec": model.spec["name"], "epochs": a.epochs, "batch": a.batch, "lr": a.lr,
-                            "seed": a.seed, "bn": a.bn, "small": a.small, "threads": a.threads,
+                            "seed": a.seed, "impl": model.impl(), "bn": a.bn, "small": a.small, "threads": a.threads,
                             "init": a.init, "train_seconds": f"{secs:.0f}", "train_cpu_seconds": f"{cpu:.0f}", "test_accuracy": f"{acc:.4f}"})
     print(f"wrote {a.output} ({os.path.getsize(a.output)} bytes)")
     return 0

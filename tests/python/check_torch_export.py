@@ -74,7 +74,7 @@ def main():
     torch.set_num_threads(2)
     gen = torch.Generator().manual_seed(seed)
 
-    model = pelk_torch.PeLK(a.spec, bn=a.bn, small=a.small)
+    model = pelk_torch.PeLK(a.spec, bn=a.bn, small=a.small, impl="dense")  # PyTorch alone: the independent side
     randomize(model, gen)
     model.eval()
     sp = model.spec

@@ -60,7 +60,7 @@ def expect_error(fn, needle, what):
 
 
 def build(pelkc_bin, spec, d, tag, gen, prefix=None, **parts):
-    model = pelk_torch.PeLK(spec, **parts)
+    model = pelk_torch.PeLK(spec, impl="dense", **parts)
     randomize(model, gen)
     model.eval()
     w, so = os.path.join(d, tag + ".safetensors"), os.path.join(d, tag + ".so")
