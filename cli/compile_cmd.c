@@ -70,10 +70,9 @@ int cmd_compile(const options *o)
     build_options bo = make_build_options(o);
     int rc = backend_build_so(o->be, g, &bo, o->out, &d);
     if (!rc)
-        printf("compiled %s -> %s (%s weights, %d ops, periph %s, %s, %.2f s)\n", s.name, o->out,
-               o->weights ? o->weights : "random", g->n_ops, o->periph_dense ? "dense" : "lowered",
-               o->be->keep_norms ? o->be->name : o->be->what + strlen("the "),
-               now_seconds() - t0);
+        printf("compiled %s -> %s (%s weights, %d ops, periph %s, backend %s, %.2f s)\n", s.name,
+               o->out, o->weights ? o->weights : "random", g->n_ops,
+               o->periph_dense ? "dense" : "lowered", o->be->name, now_seconds() - t0);
     ir_free(g);
     spec_free(&s);
     return rc ? die(d.msg) : 0;

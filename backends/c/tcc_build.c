@@ -1,6 +1,6 @@
 /* Compile a model in process with libtcc: two translation units, the
  * generated orchestration code (c_emit with host_kernels) and the runtime
- * (pelkc_runtime.c, the C API), both from text in memory; their includes of
+ * (pelkc_runtime.c: the CPU device and the exported API), both from text in memory; their includes of
  * pelkc's own headers are replaced by the embedded copies, so nothing is
  * read from or written to disk but the system headers. The kernels and the
  * weights are handed to tcc by address (tcc_add_symbol): the runtime's kernel
