@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""`pelkc stats SPEC` against figures computed here from the spec alone.
+"""`pelkc stats SPEC` against figures computed here from the spec alone, and
+`pelkc stats SPEC --weights W` against the non-zero count numpy finds in W.
 
   check_stats.py PELKC SPEC...
 
@@ -7,12 +8,19 @@ Independent of pelkc's C code: the spec is read by tests/ref/pelk_ref.py; parame
 weight_shapes; multiply-adds, shapes and bytes come from the network's formulas (spec/SPEC.md) and
 the lowered conv's cost from the live-region rule (ir/box_plan.h), re-derived below. Checks
 every box_gather and pointwise row, the totals and every peripheral conv's saving line.
+For the specs under 2 M parameters also: random weights (pelk_ref.random_weights; with the
+BatchNorms on the second run) with known zeros (every third value 0, every seventh -0.0) written
+to a temporary file; the "weights W: V values, non-zero N" line must match numpy's count over the
+file, and "constants stored after the folds" must count the table's params.
 """
 import math
 import os
 import re
 import subprocess
 import sys
+import tempfile
+
+import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ref"))
 import pelk_ref  # noqa: E402
@@ -103,11 +111,50 @@ def check(pelkc, path):
     return bad
 
 
+def with_known_zeros(weights):
+    """The weights with every third value 0.0 and every seventh -0.0 (a zero too)."""
+    out = {}
+    for name, a in weights.items():
+        z = np.array(a, dtype=np.float32).reshape(-1)
+        z[::3] = 0.0
+        z[1::7] = -0.0
+        out[name] = z.reshape(np.shape(a))
+    return out
+
+
+def check_weights(pelkc, path, spec, bn):
+    """`stats --weights` on a file with known zeros: its counts against numpy's."""
+    weights = with_known_zeros(pelk_ref.random_weights(spec, np.random.default_rng(7), bn=bn))
+    want_nz = sum(int(np.count_nonzero(a)) for a in weights.values())
+    want_all = sum(a.size for a in weights.values())
+    with tempfile.TemporaryDirectory(prefix="pelk_stats_") as d:
+        w = os.path.join(d, "w.safetensors")
+        pelk_ref.save_safetensors(w, weights)
+        out = subprocess.run([pelkc, "stats", path, "--weights", w], capture_output=True, text=True)
+    if out.returncode:
+        return [f"pelkc stats --weights failed: {out.stderr.strip()}"]
+    text, bad = out.stdout, []
+    m = re.search(r"weights \S+( \(with the training-time parts it carries\))?: (\d+) values, non-zero (\d+) ", text)
+    if not m or (int(m.group(2)), int(m.group(3))) != (want_all, want_nz):
+        bad.append(f"weights line: got {m and m.groups()[1:]}, want {want_all} values, {want_nz} non-zero")
+    elif bool(m.group(1)) != bn:
+        bad.append(f"the training-time parts note is {'missing' if bn else 'unexpected'}")
+    t = re.search(r"total: params (\d+)", text)
+    f = re.search(r"constants stored after the folds: (\d+) values, non-zero (\d+) ", text)
+    if not t or not f or int(f.group(1)) != int(t.group(1)) or int(f.group(2)) > int(f.group(1)):
+        bad.append(f"after the folds: got {f and f.groups()}, want {t and t.group(1)} values")
+    return bad
+
+
 def main():
     pelkc, specs = sys.argv[1], sys.argv[2:]
     failed = 0
     for path in specs:
         bad = check(pelkc, path)
+        spec = pelk_ref.load_spec(path)
+        if sum(math.prod(s) for s in pelk_ref.weight_shapes(spec).values()) < 2_000_000:
+            for bn in (False, True):
+                bad += [f"--weights{' (bn)' if bn else ''}: {b}" for b in check_weights(pelkc, path, spec, bn)]
         print(f"{'FAIL' if bad else 'ok'}: {os.path.basename(path)}")
         for b in bad:
             print("  " + b)
