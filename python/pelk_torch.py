@@ -48,6 +48,8 @@ DEFAULT_GRID = {"center": 5, "base": 2}
 # Maps up to this many pixels run the peripheral conv as a matrix product (see _conv_matrix).
 TOEPLITZ_MAX_PIXELS = 1024
 IMPLS = ("pelkc", "dense")
+# The torch.profiler range around each peripheral conv's forward (PeripheralConv.forward).
+PROFILE_LABEL = "pelk.peripheral_conv"
 
 
 # ---- the spec -------------------------------------------------------------------------------
@@ -229,13 +231,16 @@ class PeripheralConv(nn.Module):
         return self.weight.repeat_interleave(self.rows, dim=2).repeat_interleave(self.cols, dim=3)
 
     def forward(self, x, kpe=None, mode="none"):
-        """x: NHWC [N, H, W, g]; returns the conv's NHWC output."""
-        if self._use_pelkc(x):
-            y = pelkc_train.peripheral_conv(x.permute(0, 3, 1, 2), self.weight, self.bias,
-                                            kpe if mode != "none" else None, self.kernel,
-                                            self.grid_rows, self.grid_cols, mode).permute(0, 2, 3, 1)
-        else:
-            y = self._conv_dense(x, kpe, mode)
+        """x: NHWC [N, H, W, g]; returns the conv's NHWC output. The conv itself (not the BatchNorms
+        or the small kernel) runs inside the profiler range PROFILE_LABEL, which costs next to nothing
+        when no profiler is on (bench/train_vs_torch.py counts it and its backward nodes)."""
+        with torch.profiler.record_function(PROFILE_LABEL):
+            if self._use_pelkc(x):
+                y = pelkc_train.peripheral_conv(x.permute(0, 3, 1, 2), self.weight, self.bias,
+                                                kpe if mode != "none" else None, self.kernel,
+                                                self.grid_rows, self.grid_cols, mode).permute(0, 2, 3, 1)
+            else:
+                y = self._conv_dense(x, kpe, mode)
         if self.bn is not None:
             y = self.bn(y)
         if self.small is not None:
