@@ -354,7 +354,7 @@ def check_case(rng, name, k, rows, cols, n, h, w):
             dthb_lin[a, b] = sum((kpe_border_brute(dense_kernel(eab, rows, cols), hk, h, w) * dYn).sum()
                                  for dYn in dYs)
     e = [rel(Mt, Mb), rel(Mo, Mb), rel(W * T, dh_lin), rel(region_sum(hk * T, rows, cols), dthb_lin)]
-    expect(max(e) < TOL, f"border   M table form = definition = conv(ones, W h); dh = W T; dtheta += sum_Z h T: "
+    expect(max(e) < TOL, "border   M table form = definition = conv(ones, W h); dh = W T; dtheta += sum_Z h T: "
            + " ".join(f"{v:.1e}" for v in e))
 
 
