@@ -28,8 +28,8 @@ void train_config_describe(const train_config *c, char *buf, size_t cap);
 /* Print the C of the kernels; -1 with d set for a bad configuration. */
 int train_emit(const train_config *c, FILE *out, pelk_diag *d);
 
-/* Emit and compile into so_path with cc (NULL: "cc"): -O3 -march=native
- * -fopenmp -shared -fPIC. verbose echoes the command; keep leaves the build
+/* Emit and compile into so_path with cc (NULL: "cc"): -std=gnu11 -O3 -fopenmp
+ * -shared -fPIC, plus -march=MARCH unless march is NULL, "" or "generic". verbose echoes the command; keep leaves the build
  * directory and says where. */
 int train_build_so(const train_config *c, const char *cc, const char *march, const char *so_path,
                    int verbose, int keep, pelk_diag *d);

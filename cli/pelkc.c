@@ -110,7 +110,8 @@ static const char usage[] =
     "  -h, --help               this text;  --version  the version\n"
     "\n"
     "Errors print one line (file:line:col for specs) and exit 1; nothing is written.\n"
-    "Formats: spec/SPEC.md (specs), spec/IR.md (IR), runtime/pelkc_model.h (C API).\n";
+    "Formats: spec/SPEC.md (specs), spec/IR.md (IR), spec/TRAIN.md (training kernels),\n"
+    "         runtime/pelkc_model.h (C API).\n";
 
 /* ---- argument parsing ---- */
 

@@ -1,179 +1,232 @@
 #!/usr/bin/python3
-"""Sharing-grid ablation on Fashion-MNIST (like the PeLK paper's Table 5, at a very small scale).
+"""Sharing-grid ablation on a task where a large kernel matters (like the PeLK paper's Table 5).
 
-  grid_ablation.py [--epochs 1] [--train-images 30000] [--batch 128] [--lr 2e-3] [--seeds 0,1,2]
-                   [--threads 2] [--pelkc build/pelkc]
-                   [-o docs/GRID_ABLATION.md]
+  grid_ablation.py [--epochs 4] [--pairs 8000] [--test-pairs 2000] [--batch 32] [--lr 2e-3]
+                   [--seeds 0,1,2] [--grids all|N,N,...] [--workers 2] [--scheduler ADDRESS]
+                   [--time-steps 6] [-o docs/GRID_ABLATION.md] [--report-only JSON]
 
-Trains the same small PeLK (one stage: stem 4x4 stride 2 to 13x13, dim 32, depth 2, a 25x25
-peripheral kernel on all 32 channels, which covers the whole 13x13 map; mlp_ratio 2; kpe constant)
-with each sharing grid below, once per seed, with python/train_fashion_mnist.py's recipe (AdamW,
-warm-up + cosine, flips) for --epochs epochs on the first --train-images
-training images (a short training, to fit 12 runs on a 2-core machine), and evaluates each run on the
-10,000 test images. For each grid it then times the compiled network with
-`pelkc bench SPEC --batch 1 --threads 1` (random weights: the timing does not depend on their
-values) and writes a markdown table: accuracy mean and sample standard deviation over the seeds,
-parameters, multiply-adds per image, peripheral-conv weights per channel, compiled latency.
+Task (python/fashion_pairs.py): two Fashion-MNIST items in opposite quadrants of a 112x112 canvas,
+40 to 119 pixels apart; the label is whether they are of the same class. Network:
+examples/fashion_pairs.yaml (stem 4x4 stride 4 to 28x28; stage 0 dim 32, depth 2, K = 51; stage
+1 dim 64 at 14x14, depth 2, K = 27; partial 1.0, mlp_ratio 2, kpe constant), where only the
+sharing grid (or, for the small-kernel row, the kernel) changes. Each (grid, seed) is one run of
+python/train_fashion_mnist.py's recipe (AdamW, warm-up + cosine, flips) on the peripheral convs of
+pelkc (impl "pelkc"), evaluated on the test pairs; the runs are tasks on Dask distributed
+(python/sweep.py: a local cluster of --workers single-threaded processes, or --scheduler for an
+existing one), a progress line per finished run.
 
-Grids for k = 25:
-  dense         every tap its own weight (rule with centre 25): 25x25
-  paper rule    {center: 5, base: 2} (paper Eq. 2): 4 4 2 1 1 1 1 1 2 4 4, 11x11
-  coarser rule  {center: 3, base: 4}: 7 4 1 1 1 4 7, 7x7
-  uniform 3s    regions of 3 around a single centre tap (no fine centre; mine): 9x9
+Then, in this process on --threads threads with nothing else running, each grid's time per
+training step is measured for both paths, impl "pelkc" and impl "dense" (the kernel expanded,
+PyTorch's conv), as the median of --time-steps steps after one warm-up: time per epoch = that
+times the steps per epoch. The report (markdown, a plot of accuracy against parameters, and the
+raw results as JSON beside it) is written to -o; --report-only JSON rewrites it from the JSON.
+
+Grids (stage 0 K = 51 / stage 1 K = 27):
+  0 dense          every tap its own weight: 51x51 / 27x27
+  1 paper rule     {center: 5, base: 2} (paper Eq. 2): 13x13 / 11x11
+  2 finer centre   {center: 7, base: 2}: 15x15 / 13x13
+  3 coarser rule   {center: 3, base: 4}: 9x9 / 7x7
+  4 rows != cols   rows {center: 5, base: 2}, cols {center: 3, base: 4}: 13x9 / 11x7
+  5 small kernel   K = 7 on both stages, dense: 7x7
 """
 
 import argparse
+import hashlib
 import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 
 import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import fashion_mnist  # noqa: E402
-import pelk_torch  # noqa: E402
-import torch_peer  # noqa: E402
-from train_fashion_mnist import evaluate, train  # noqa: E402
+import fashion_pairs  # noqa: E402
+import sweep  # noqa: E402
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+BASE_SPEC = os.path.join(ROOT, "examples", "fashion_pairs.yaml")
+PAPER, COARSE = {"center": 5, "base": 2}, {"center": 3, "base": 4}
 
+# (label, per-stage kernel or None for the spec's, grid as a function of the stage's kernel)
 GRIDS = [
-    ("dense", {"center": 25, "base": 2}),
-    ("paper rule {center: 5, base: 2}", {"center": 5, "base": 2}),
-    ("coarser rule {center: 3, base: 4}", {"center": 3, "base": 4}),
-    ("uniform 3s around the centre tap (mine)", [3, 3, 3, 3, 1, 3, 3, 3, 3]),
+    ("dense", None, lambda k: {"center": k, "base": 2}),
+    ("paper rule {center: 5, base: 2}", None, lambda k: PAPER),
+    ("finer centre {center: 7, base: 2}", None, lambda k: {"center": 7, "base": 2}),
+    ("coarser rule {center: 3, base: 4}", None, lambda k: COARSE),
+    ("rows != cols: rows {center: 5, base: 2}, cols {center: 3, base: 4}", None,
+     lambda k: {"rows": PAPER, "cols": COARSE}),
+    ("small 7x7 kernel, dense", 7, lambda k: {"center": 7, "base": 2}),
 ]
 
 
-def spec_for(grid):
-    return {"name": "grid_ablation", "input": {"channels": 1, "height": 28, "width": 28},
-            "stem": {"kernel": 4, "stride": 2},
-            "stages": [{"dim": 32, "depth": 2, "kernel": 25, "grid": grid}],
-            "block": {"partial": 1.0, "mlp_ratio": 2, "kpe": "constant"}, "head": {"classes": 10}}
+def spec_for(grid_index, base=BASE_SPEC):
+    """The spec (a dict) of examples/fashion_pairs.yaml with grid GRIDS[grid_index]."""
+    with open(base) as f:
+        spec = yaml.safe_load(f)
+    _, kernel, grid = GRIDS[grid_index]
+    for st in spec["stages"]:
+        st["kernel"] = kernel or st["kernel"]
+        st["grid"] = grid(st["kernel"])
+    return spec
 
 
-def bench(pelkc, spec_path):
-    """pelkc bench's median ms at batch 1 on 1 thread."""
-    p = subprocess.run([pelkc, "bench", spec_path, "--batch", "1", "--threads", "1", "--iters", "200"],
-                       capture_output=True, text=True, check=True)
-    last = [ln for ln in p.stdout.splitlines() if ln.startswith("median_ms:")]
-    return float(last[-1].split()[1])
+def write_spec(spec, directory):
+    path = os.path.join(directory, "spec.yaml")
+    with open(path, "w") as f:
+        yaml.safe_dump(spec, f, default_flow_style=None)
+    return path
 
 
-def main():
+def train_one(cfg):
+    """One run (a Dask task): trains GRIDS[cfg["grid"]] with cfg["seed"], returns its results."""
+    import tempfile
+
+    import torch_peer
+    from train_fashion_mnist import evaluate, train
+
+    torch_peer.set_threads(cfg.get("threads", 1))  # torch's and OpenBLAS's pools: a core per worker
+    data = fashion_pairs.load(cfg["pairs"], cfg["test_pairs"])
+    with tempfile.TemporaryDirectory(prefix="grid_ablation_") as d:
+        model, wall, cpu = train(write_spec(spec_for(cfg["grid"]), d), data, epochs=cfg["epochs"],
+                                 batch=cfg["batch"], lr=cfg["lr"], seed=cfg["seed"], impl="pelkc",
+                                 log=lambda s: None)
+    acc, _ = evaluate(model, data[2], data[3])
+    digest = hashlib.sha256()  # of the trained weights: the same run on another worker gives the same
+    for name, t in sorted(model.state_dict().items()):
+        digest.update(name.encode() + t.detach().numpy().tobytes())
+    convs = [st.blocks[0].conv for st in model.stages]
+    return {"grid": cfg["grid"], "seed": cfg["seed"], "accuracy": acc * 100, "wall_s": wall, "cpu_s": cpu,
+            "weights_sha256": digest.hexdigest(), "params": sum(t.numel() for t in model.state_dict().values()),
+            "theta": [list(c.weight.shape[2:]) for c in convs],
+            "rows": [st["rows"] for st in model.spec["stages"]],
+            "cols": [st["cols"] for st in model.spec["stages"]],
+            "kernels": [st["kernel"] for st in model.spec["stages"]]}
+
+
+def time_step(grid_index, impl, batch, steps, threads):
+    """Median seconds of one training step (forward, loss, backward, AdamW) of the grid's
+    network with impl, on random canvases, after one warm-up step."""
+    import tempfile
+
+    import torch
+    import torch.nn.functional as F
+
+    import pelk_torch
+    import torch_peer
+
+    torch_peer.set_threads(threads)
+    torch.manual_seed(0)
+    with tempfile.TemporaryDirectory(prefix="grid_ablation_") as d:
+        model = pelk_torch.PeLK(write_spec(spec_for(grid_index), d), impl=impl)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    x = torch.rand(batch, 1, fashion_pairs.CANVAS, fashion_pairs.CANVAS)
+    y = torch.randint(0, 2, (batch,))
+    times = []
+    for i in range(steps + 1):
+        t0 = time.perf_counter()
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if i:
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def parse_grids(text):
+    if text == "all":
+        return list(range(len(GRIDS)))
+    try:
+        grids = [int(g) for g in text.split(",")]
+    except ValueError:
+        grids = [-1]
+    if not grids or any(g < 0 or g >= len(GRIDS) for g in grids):
+        raise argparse.ArgumentTypeError(f"--grids takes 'all' or indices 0..{len(GRIDS) - 1} separated by commas, got {text!r}")
+    return grids
+
+
+def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--epochs", type=int, default=1)
-    ap.add_argument("--train-images", type=int, default=30000, help="train on the first N images (max 60000)")
-    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--pairs", type=int, default=8000, help="training pairs (default 8000)")
+    ap.add_argument("--test-pairs", type=int, default=2000, help="test pairs (default 2000)")
+    ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--seeds", default="0,1,2")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--pelkc", default=os.path.join(ROOT, "build", "pelkc"))
+    ap.add_argument("--grids", type=parse_grids, default="all", help="'all' or indices into the list above")
+    ap.add_argument("--workers", type=int, default=2, help="local cluster: worker processes, 1 thread each")
+    ap.add_argument("--scheduler", default=None, metavar="ADDRESS", help="an existing Dask scheduler instead")
+    ap.add_argument("--threads", type=int, default=1, help="threads of the timed steps (default 1, as a worker)")
+    ap.add_argument("--time-steps", type=int, default=6, help="timed steps per grid and impl (0: no timing)")
     ap.add_argument("-o", "--output", default=os.path.join(ROOT, "docs", "GRID_ABLATION.md"))
-    a = ap.parse_args()
-    seeds = [int(s) for s in a.seeds.split(",")]
-    torch_peer.set_threads(a.threads)
-    peer = torch_peer.describe_lines(torch_peer.describe())  # what the training times ran on
+    ap.add_argument("--report-only", default=None, metavar="JSON", help="rewrite the report from these results")
+    a = ap.parse_args(argv)
+    if isinstance(a.grids, str):
+        a.grids = parse_grids(a.grids)
+    try:
+        a.seed_list = [int(s) for s in a.seeds.split(",")]
+    except ValueError:
+        ap.error(f"--seeds takes integers separated by commas, got {a.seeds!r}")
+    for name in ("epochs", "pairs", "test_pairs", "batch", "workers", "threads"):
+        if getattr(a, name) < 1:
+            ap.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(a, name)}")
+    if a.pairs < a.batch:
+        ap.error(f"--pairs ({a.pairs}) must be at least --batch ({a.batch})")
+    return a
+
+
+def describe(cfg):
+    return f"{GRIDS[cfg['grid']][0]}, seed {cfg['seed']}"
+
+
+def summarize(r):
+    return f"test accuracy {r['accuracy']:.2f}%, {r['wall_s']:.0f} s, {r['cpu_s']:.0f} CPU s"
+
+
+def main(argv=None):
+    a = parse_args(sys.argv[1:] if argv is None else argv)
+    if a.report_only:
+        with open(a.report_only) as f:
+            results = json.load(f)
+        write_report(a.output, results)
+        print(f"wrote {a.output}")
+        return 0
+    import torch_peer
+
+    peer = torch_peer.describe_lines(torch_peer.describe())
     print("\n".join(peer), flush=True)
-    x_train, y_train, x_test, y_test = fashion_mnist.load()
-    data = (x_train[:a.train_images], y_train[:a.train_images], x_test, y_test)
-    rows, started = [], time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    with tempfile.TemporaryDirectory(prefix="grid_ablation_") as d:
-        for label, grid in GRIDS:
-            path = os.path.join(d, "spec.yaml")
-            with open(path, "w") as f:
-                yaml.safe_dump(spec_for(grid), f, default_flow_style=None)
-            accs, secs = [], []
-            for seed in seeds:
-                model, wall, cpu = train(path, data, epochs=a.epochs, batch=a.batch, lr=a.lr, seed=seed,
-                                         log=lambda s: None)
-                acc, _ = evaluate(model, data[2], data[3])
-                accs.append(acc * 100)
-                secs.append(cpu)
-                print(f"{label}, seed {seed}: test accuracy {acc * 100:.2f}%  ({wall:.0f} s, {cpu:.0f} CPU s)",
-                      flush=True)
-            conv = model.stages[0].blocks[0].conv
-            rows.append({"label": label, "grid": model.spec["stages"][0]["rows"], "accs": accs,
-                         "params": sum(t.numel() for t in model.state_dict().values()),
-                         "macs": model.multiply_adds(), "theta": conv.weight.shape[2] * conv.weight.shape[3],
-                         "ms": bench(a.pelkc, path), "cpu": statistics.mean(secs)})
-            print(f"{label}: pelkc bench median {rows[-1]['ms']:.3f} ms", flush=True)
-    cc = subprocess.run(["cc", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
-    with open(a.output + ".json", "w") as f:  # the raw results, to rewrite the report without retraining
-        json.dump({"rows": rows, "seeds": seeds, "started": started, "cc": cc, "peer": peer}, f, indent=1)
-    write_report(a, rows, seeds, started, cc, data, peer)
-    print(f"wrote {a.output}")
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    configs = [{"grid": g, "seed": s, "epochs": a.epochs, "pairs": a.pairs, "test_pairs": a.test_pairs,
+                "batch": a.batch, "lr": a.lr} for g in a.grids for s in a.seed_list]
+    t0 = time.perf_counter()
+    runs = sweep.run(train_one, configs, scheduler=a.scheduler, workers=a.workers,
+                     describe=describe, summarize=summarize)
+    sweep_s = time.perf_counter() - t0
+    timing = {}
+    for g in a.grids if a.time_steps else []:
+        timing[g] = {impl: time_step(g, impl, a.batch, a.time_steps, a.threads) for impl in ("pelkc", "dense")}
+        print(f"{GRIDS[g][0]}: a training step takes {timing[g]['pelkc'] * 1e3:.0f} ms with pelkc, "
+              f"{timing[g]['dense'] * 1e3:.0f} ms dense (batch {a.batch}, {a.threads} thread(s))", flush=True)
+    command = "/usr/bin/python3 python/grid_ablation.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    results = {"runs": runs, "timing": {str(g): t for g, t in timing.items()}, "settings": {
+        "epochs": a.epochs, "pairs": a.pairs, "test_pairs": a.test_pairs, "batch": a.batch, "lr": a.lr,
+        "seeds": a.seed_list, "grids": a.grids, "workers": a.workers, "scheduler": a.scheduler,
+        "threads": a.threads, "time_steps": a.time_steps},
+        "started": started, "sweep_s": sweep_s, "command": command.strip(), "peer": peer,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores ({platform.processor() or 'cpu'})"}
+    with open(a.output + ".json", "w") as f:
+        json.dump(results, f, indent=1)
+    write_report(a.output, results)
+    print(f"wrote {a.output} and {a.output}.json")
     return 0
 
 
-def verdict(rows):
-    """One sentence on whether the accuracy differences exceed the seed-to-seed spread."""
-    stats = [(r["label"], statistics.mean(r["accs"]),
-              statistics.stdev(r["accs"]) if len(r["accs"]) > 1 else 0.0) for r in rows]
-    best = max(stats, key=lambda t: t[1])
-    worst = min(stats, key=lambda t: t[1])
-    gap, spread = best[1] - worst[1], max(t[2] for t in stats)
-    if gap > 2 * spread:
-        return (f"The best grid here ({best[0]}, {best[1]:.2f}%) and the worst ({worst[0]}, {worst[1]:.2f}%) "
-                f"differ by {gap:.2f} points, more than twice the largest seed-to-seed standard deviation "
-                f"({spread:.2f}); differences between the other grids may still be noise.")
-    return (f"All grids are within {gap:.2f} points of each other, no more than twice the largest "
-            f"seed-to-seed standard deviation ({spread:.2f}): at this scale and training length the "
-            "grids cannot be told apart by accuracy.")
+def write_report(path, results):
+    import grid_ablation_report
 
-
-def write_report(a, rows, seeds, started, cc, data, peer):
-    out = ["# Sharing-grid ablation (Fashion-MNIST, small scale)", "",
-           "Written by `python/grid_ablation.py` (command below); like the PeLK paper's Table 5, at a scale "
-           "small enough for a 2-core machine.", "",
-           "Network: one stage, stem 4x4 stride 2 (28x28 -> 13x13), dim 32, depth 2, a **25x25** peripheral "
-           "kernel (covers the whole 13x13 map) on all 32 channels (partial 1.0), mlp_ratio 2, kpe constant; only the "
-           "sharing grid changes. Training: python/train_fashion_mnist.py's recipe (AdamW, weight decay 0.05, "
-           f"warm-up + cosine, random flips, batch {a.batch}, lr {a.lr:g}) for **{a.epochs} epoch(s)** on the first "
-           f"**{len(data[0])}** of the 60,000 training images (a short training, to fit {len(GRIDS) * len(seeds)} "
-           f"runs on a shared 2-core machine), seeds {', '.join(map(str, seeds))}; accuracy on the 10,000 test images "
-           "(PyTorch, float32, eval mode).", "",
-           "| grid (k = 25) | regions per axis | weights per channel | accuracy % (mean ± std) | runs | "
-           "parameters | multiply-adds / image | compiled latency (ms, batch 1, 1 thread) |",
-           "|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        m, s = statistics.mean(r["accs"]), statistics.stdev(r["accs"]) if len(r["accs"]) > 1 else 0.0
-        out.append(f"| {r['label']}: `{' '.join(map(str, r['grid']))}` | {len(r['grid'])} | {r['theta']} | "
-                   f"{m:.2f} ± {s:.2f} | {', '.join(f'{v:.2f}' for v in r['accs'])} | {r['params']} | "
-                   f"{r['macs'] / 1e6:.2f} M | {r['ms']:.3f} |")
-    out += ["",
-            "- std is the sample standard deviation over the seeds. Parameters count every tensor of the "
-            "export (kpe included). Multiply-adds count the peripheral conv dense (k x k taps per output pixel, "
-            "as PyTorch runs it); pelkc's lowered conv does about k'^2 (regions per axis squared) "
-            "multiply-adds per output pixel plus box sums instead.",
-            f"- Latency: `pelkc bench SPEC --batch 1 --threads 1 --iters 200` (median; the C backend's "
-            f"compiler `cc` = {cc}). Machine: {platform.machine()}, {os.cpu_count()} cores, a noisy shared VM "
-            "(other jobs were running): latencies are rough.",
-            f"- Training CPU time per run ({a.threads} thread(s), summed): about {statistics.mean(r['cpu'] for r in rows):.0f} s; "
-            f"all grids cost the same to train here because PyTorch expands the compact kernel to the dense one"
-            f" ({'; '.join(peer)}).",
-            f"- Run on {started}: `/usr/bin/python3 python/grid_ablation.py --epochs {a.epochs} "
-            f"--train-images {a.train_images} --batch {a.batch} --lr {a.lr:g} --seeds {a.seeds} --threads {a.threads}`.",
-            "",
-            "## What this does and does not show", "",
-            verdict(rows),
-            "",
-            "The accuracies are far below the trained example's (docs/FASHION_MNIST.md: about 90% after 7 "
-            "epochs on all images) because each run here sees 30,000 images once: the table compares "
-            "grids early in training, not converged models. "
-            "This is a tiny network trained briefly on a 28x28 dataset: Fashion-MNIST at 13x13 needs little "
-            "long-range context, so the grid can matter much less here than on ImageNet at 224x224, where the "
-            "paper measured its differences, and a shorter or longer training can change the ranking. Three "
-            "seeds give a rough spread, not a confidence interval. What the table shows reliably is the cost "
-            "side: how many weights each grid keeps per channel and what the compiled network's latency is "
-            "(PyTorch's dense expansion costs the same for every grid).", ""]
-    with open(a.output, "w") as f:
-        f.write("\n".join(out))
+    grid_ablation_report.write(path, results, GRIDS)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ set -eu
 cd "$(dirname "$0")/.."
 
 PACKAGES="build-essential cmake libyaml-dev libcjson-dev libhalide14-0-dev
-python3 python3-torch libopenblas0-pthread python3-numpy python3-yaml clang libclang-rt-14-dev
+python3 python3-torch libopenblas0-pthread python3-numpy python3-yaml python3-distributed
+python3-matplotlib clang libclang-rt-14-dev
 pkg-config libcairo2-dev libfontconfig-dev libtcc-dev tcc llvm-19-dev
 dataset-fashion-mnist"
 

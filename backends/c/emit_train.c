@@ -106,8 +106,8 @@ static void put_tree(FILE *f, const int *q, int lo, int hi)
     fputc(')', f);
 }
 
-/* conv_row_<name>: acc[y] = sum_{u,v} D[u][v] S(clamp(x - R + P[u]), y + Q[v]) for one output
- * row; rows that clamp alike are merged first (a kernel larger than the map), row 0 is zero. */
+/* conv_row_<name>: acc[y] = sum_{u,v} D[u][v] S(clamp(x - R + P[u]), y - R + Q[v]) for one
+ * output row x (u over row corners, v over column corners); rows that clamp alike are merged first (a kernel larger than the map), row 0 is zero. */
 static void put_conv_row(FILE *f, const char *name, const int *q, int kc1)
 {
     fprintf(f,
