@@ -12,6 +12,9 @@
 
 enum { TRAIN_ABI_VERSION = 1 }; /* pelkc_train_abi_version() of the generated .so */
 
+/* Images a narrow map's kernels interleave per table column (L): 8 doubles, one AVX-512 vector. */
+enum { TRAIN_LANES = 8 };
+
 typedef enum train_kpe { TRAIN_KPE_NONE, TRAIN_KPE_CONSTANT, TRAIN_KPE_BORDER } train_kpe;
 
 typedef struct train_config {

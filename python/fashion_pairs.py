@@ -1,18 +1,24 @@
-"""Fashion-MNIST pairs on a large canvas: are the two items of the same class?
+"""Fashion-MNIST pairs on a large canvas, for tasks where a large kernel should matter.
 
-    pairs = fashion_pairs.PairSet(x, y, n=20000, seed=0)   # x, y from fashion_mnist.load()
+    pairs = fashion_pairs.PairSet(x, y, n=20000, seed=0, task="distance")  # x, y: fashion_mnist.load()
     xb = pairs.x[idx]                                     # float32 [len(idx), 1, 112, 112]
-    yb = pairs.y[idx]                                     # int64: 1 same class, 0 different
+    yb = pairs.y[idx]                                     # int64 labels, 0 or 1
 
-A task where a large kernel should matter (examples/fashion_pairs.yaml, python/grid_ablation.py):
-each sample puts two 28x28 items (pixel / 255, in [0, 1]) on a 112x112 canvas of zeros, one in a
-random quadrant and the other in the diagonally opposite one, each at a random offset inside its
-quadrant, so their centres are 40 to 119 pixels apart. Half the pairs are of the same class, half
-of two different classes (uniform over the other classes; `classes` restricts the classes drawn).
-The label needs both items: a network that pools features globally before a linear head cannot
-compare two far-apart items unless its convolutions carried one item's features to the other.
+Each sample puts two 28x28 Fashion-MNIST items (pixel / 255, in [0, 1]) on a 112x112 canvas of
+zeros (examples/fashion_pairs.yaml, python/grid_ablation.py). Two tasks:
 
-The canvases are composed on demand from the pairs' indices and offsets (20,000 stored canvases
+- "distance" (the ablation's): are the two items near (centres 44 to 56 pixels apart, label 0)
+  or far (72 to 84 pixels, label 1)? Items of any class, each at a random place, in a random
+  direction from each other. Neither answer can be seen near one item: both items are at least
+  16 pixels from each other, so a network must carry one item's presence at least 44 pixels to
+  the other, and tell 56 from 72; the classes do not matter.
+- "same": are the two items of the same class? One in a random quadrant, the other in the
+  diagonally opposite one, each at a random offset inside its quadrant (centres 40 to 119 pixels
+  apart); half the pairs are of the same class. The paper-style comparison of two far-apart
+  items, but a known hard case for ConvNets (same-different): with this network and budget it
+  stays at chance (docs/GRID_ABLATION.md), so the ablation does not use it.
+
+The canvases are composed on demand from the pairs' indices and places (20,000 stored canvases
 would take 1 GB), deterministically for a seed.
 """
 
@@ -20,7 +26,8 @@ import numpy as np
 
 CANVAS = 112
 ITEM = 28
-BACKGROUND = 0.0
+TASKS = ("distance", "same")
+NEAR, FAR = (44.0, 56.0), (72.0, 84.0)  # centre-to-centre distances, pixels
 
 
 class _Canvases:
@@ -35,53 +42,76 @@ class _Canvases:
     def __getitem__(self, idx):
         p = self.p
         idx = np.arange(len(p.a))[idx] if isinstance(idx, slice) else np.asarray(idx)
-        out = np.full((len(idx), 1, p.canvas, p.canvas), BACKGROUND, np.float32)
+        out = np.zeros((len(idx), 1, p.canvas, p.canvas), np.float32)
         for k, i in enumerate(idx):
             for item, (r, c) in ((p.a[i], p.pos_a[i]), (p.b[i], p.pos_b[i])):
-                out[k, 0, r:r + ITEM, c:c + ITEM] = p.images[item, 0] + 0.5
+                out[k, 0, r:r + ITEM, c:c + ITEM] = p.images[item, 0] + 0.5  # the loader's [-0.5, 0.5] -> [0, 1]
         return out
+
+
+def _distance_places(rng, n, canvas, far):
+    """Top-left corners [n, 2] of a and b, centres NEAR or FAR apart (far: bool [n]), inside the canvas."""
+    lo = np.where(far, FAR[0], NEAR[0])
+    hi = np.where(far, FAR[1], NEAR[1])
+    pos_a, pos_b = np.zeros((n, 2), np.int64), np.zeros((n, 2), np.int64)
+    todo, room = np.arange(n), canvas - ITEM
+    while len(todo):  # rejection: draw a place and a direction until b fits too
+        a = rng.uniform(0, room, (len(todo), 2))
+        d = rng.uniform(lo[todo], hi[todo])
+        t = rng.uniform(0, 2 * np.pi, len(todo))
+        b = a + d[:, None] * np.stack([np.cos(t), np.sin(t)], axis=1)
+        ok = ((b >= 0) & (b <= room)).all(axis=1)
+        pos_a[todo[ok]], pos_b[todo[ok]] = np.rint(a[ok]), np.rint(b[ok])
+        todo = todo[~ok]
+    return pos_a, pos_b
+
+
+def _opposite_quadrants(rng, n, canvas):
+    half = canvas // 2
+    quad = rng.integers(0, 4, n)  # item a's quadrant; item b goes to the opposite one (3 - quad)
+    offsets = rng.integers(0, half - ITEM + 1, (n, 4))
+
+    def corner(q, off):
+        return np.stack([(q // 2) * half + off[:, 0], (q % 2) * half + off[:, 1]], axis=1)
+
+    return corner(quad, offsets[:, :2]), corner(3 - quad, offsets[:, 2:])
 
 
 class PairSet:
     """n pairs drawn from images x [N, 1, 28, 28] with labels y [N]; .x composes canvases, .y is
-    int64 [n] (1: same class), .classes the two items' classes [n, 2]."""
+    int64 [n] (distance: 1 far; same: 1 same class), .classes the two items' classes [n, 2]."""
 
-    def __init__(self, x, y, n, seed, canvas=CANVAS, classes=tuple(range(10))):
-        if canvas < 2 * ITEM:
-            raise ValueError(f"a canvas of {canvas} pixels cannot hold two {ITEM}-pixel items in opposite quadrants")
-        if len(set(classes)) < 2 or not set(classes) <= set(range(10)):
-            raise ValueError(f"classes must be at least two distinct Fashion-MNIST classes 0..9, got {classes}")
+    def __init__(self, x, y, n, seed, task="distance", canvas=CANVAS):
+        if task not in TASKS:
+            raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
+        if canvas < 2 * ITEM or (task == "distance" and canvas - ITEM < FAR[1] / np.sqrt(2)):
+            raise ValueError(f"a canvas of {canvas} pixels is too small for task {task!r}")
         rng = np.random.default_rng(seed)
-        self.images, self.canvas = x, canvas
-        classes = np.array(sorted(set(classes)))
-        by_class = {c: np.flatnonzero(y == c) for c in classes}
-        pool = np.concatenate([by_class[c] for c in classes])
-        self.a = pool[rng.integers(0, len(pool), n)]
-        same = rng.random(n) < 0.5
-        rank = np.searchsorted(classes, y[self.a])  # b's class: a's, or one of the others uniformly
-        other = classes[(rank + rng.integers(1, len(classes), n)) % len(classes)]
-        class_b = np.where(same, y[self.a], other)
-        self.b = np.array([by_class[c][rng.integers(len(by_class[c]))] for c in class_b], np.int64)
-        half = canvas // 2
-        quad = rng.integers(0, 4, n)  # item a's quadrant; item b goes to the opposite one (3 - quad)
-        offsets = rng.integers(0, half - ITEM + 1, (n, 4))
-
-        def corner(q, off):
-            return np.stack([(q // 2) * half + off[:, 0], (q % 2) * half + off[:, 1]], axis=1)
-
-        self.pos_a, self.pos_b = corner(quad, offsets[:, :2]), corner(3 - quad, offsets[:, 2:])
-        self.y = same.astype(np.int64)
+        self.images, self.canvas, self.task = x, canvas, task
+        self.a = rng.integers(0, len(y), n)
+        if task == "distance":
+            self.b = rng.integers(0, len(y), n)
+            far = rng.random(n) < 0.5
+            self.pos_a, self.pos_b = _distance_places(rng, n, canvas, far)
+            self.y = far.astype(np.int64)
+        else:
+            same = rng.random(n) < 0.5
+            by_class = [np.flatnonzero(y == c) for c in range(10)]
+            class_b = np.where(same, y[self.a], (y[self.a] + rng.integers(1, 10, n)) % 10)
+            self.b = np.array([by_class[c][rng.integers(len(by_class[c]))] for c in class_b], np.int64)
+            self.pos_a, self.pos_b = _opposite_quadrants(rng, n, canvas)
+            self.y = same.astype(np.int64)
         self.classes = np.stack([y[self.a], y[self.b]], axis=1)
         self.x = _Canvases(self)
 
 
-def load(train_pairs, test_pairs, seed=0, canvas=CANVAS, classes=tuple(range(10))):
+def load(train_pairs, test_pairs, seed=0, task="distance", canvas=CANVAS):
     """(x_train, y_train, x_test, y_test) as train_fashion_mnist.train and evaluate take them:
     train pairs from the 60,000 training images, test pairs from the 10,000 test images, the same
     for every training seed (seed chooses the data only)."""
     import fashion_mnist
 
     x_train, y_train, x_test, y_test = fashion_mnist.load()
-    tr = PairSet(x_train, y_train, train_pairs, seed, canvas, classes)
-    te = PairSet(x_test, y_test, test_pairs, seed + 1_000_003, canvas, classes)
+    tr = PairSet(x_train, y_train, train_pairs, seed, task, canvas)
+    te = PairSet(x_test, y_test, test_pairs, seed + 1_000_003, task, canvas)
     return tr.x, tr.y, te.x, te.y

@@ -13,6 +13,14 @@ import os
 import statistics
 
 
+TASK_TEXT = {
+    "same": "two Fashion-MNIST items in opposite quadrants of a 112x112 canvas, their centres 40 to 119 "
+            "pixels apart; the label says whether they are of the same class (half the pairs are).",
+    "distance": "two Fashion-MNIST items on a 112x112 canvas, their centres 44 to 56 (label 0) or 72 to 84 "
+                "pixels apart (label 1), in a random direction.",
+}
+
+
 def grid_rows(results, grids):
     """One dict per grid, in the order the runs were configured."""
     by_grid = {}
@@ -85,11 +93,10 @@ def write(path, results, grids):
            "Written by `python/grid_ablation.py` (the command is below; `--report-only "
            "docs/GRID_ABLATION.md.json` rewrites this page from the raw results). Like the PeLK paper's "
            "Table 5, at a scale a 2-core machine can train.", "",
-           "**Task** (python/fashion_pairs.py): two Fashion-MNIST items in opposite quadrants of a 112x112 "
-           "canvas, their centres 40 to 119 pixels apart; the label says whether they are of the same class "
-           "(half the pairs are). A network that pools globally before a linear head cannot compare two "
-           "far-apart items unless its convolutions brought one item's features to the other, so the kernel's "
-           "reach matters. **Network**: examples/fashion_pairs.yaml: stem 4x4 stride 4 to 28x28; stage 0 dim 32, "
+           f"**Task** (python/fashion_pairs.py, task \"{s.get('task', 'same')}\"): "
+           + TASK_TEXT[s.get("task", "same")] + " A network that pools globally before a linear head cannot "
+           "relate two far-apart items unless its convolutions brought one item's features to the other, so "
+           "the kernel's reach matters. **Network**: examples/fashion_pairs.yaml: stem 4x4 stride 4 to 28x28; stage 0 dim 32, "
            "depth 2, K = 51; stage 1 dim 64 at 14x14, depth 2, K = 27 (both cover their whole map); partial 1.0, "
            "mlp_ratio 2, kpe constant. Only the sharing grid changes (and, in the last row, the kernel).", "",
            f"**Training**: python/train_fashion_mnist.py's recipe (AdamW, weight decay 0.05, warm-up + cosine, "

@@ -91,29 +91,34 @@ static void put_typed(FILE *f, const char *t, const char *ty, const char *sfx,
     }
 }
 
-/* A balanced sum of d<v> * p[y + Q[v]] for v in [lo, hi): independent chains for the FMA units. */
-static void put_tree(FILE *f, const int *q, int lo, int hi)
+/* A balanced sum of d<v> * p[y + Q[v] * lanes] for v in [lo, hi): independent chains for the
+ * FMA units. */
+static void put_tree(FILE *f, const int *q, int lanes, int lo, int hi)
 {
     if (hi - lo == 1) {
-        fprintf(f, "d%d * p[y + %d]", lo, q[lo]);
+        fprintf(f, "d%d * p[y + %d]", lo, q[lo] * lanes);
         return;
     }
     int mid = (lo + hi) / 2;
     fputc('(', f);
-    put_tree(f, q, lo, mid);
+    put_tree(f, q, lanes, lo, mid);
     fputs(" + ", f);
-    put_tree(f, q, mid, hi);
+    put_tree(f, q, lanes, mid, hi);
     fputc(')', f);
 }
 
 /* conv_row_<name>: acc[y] = sum_{u,v} D[u][v] S(clamp(x - R + P[u]), y - R + Q[v]) for one
- * output row x (u over row corners, v over column corners); rows that clamp alike are merged first (a kernel larger than the map), row 0 is zero. */
-static void put_conv_row(FILE *f, const char *name, const int *q, int kc1)
+ * output row x (u over row corners, v over column corners); rows that clamp alike are merged
+ * first (a kernel larger than the map), row 0 is zero. With lanes = L (conv_lanes_<name>) the
+ * table interleaves L images per column, so the same loop runs over y * L + image with every
+ * column offset times L: one long vector loop however narrow the map. */
+static void put_conv_row(FILE *f, const char *name, const int *q, int kc1, int lanes)
 {
+    const char *fn = lanes > 1 ? "conv_lanes" : "conv_row";
     fprintf(f,
-            "\n/* One output row x of the box-sum-plus-gather on grid %s: acc[y] = sum over corners\n"
+            "\n/* One output row x of the box-sum-plus-gather on grid %s%s: acc[y] = sum over corners\n"
             " * (u, v) of D[u][v] * S(clamp(x - R + P[u]), y - R + Q[v]). */\n"
-            "static void conv_row_%s(const double *restrict S, int pitch, int h, int x,\n"
+            "static void %s_%s(const double *restrict S, int pitch, int h, int x,\n"
             "                        const double *restrict D, int w, double *restrict acc,\n"
             "                        scratch *s)\n{\n"
             "    int nr = 0, last = -1;\n"
@@ -135,34 +140,36 @@ static void put_conv_row(FILE *f, const char *name, const int *q, int kc1)
             "    for (int m = 0; m < nr; m++) {\n"
             "        const double *restrict p = s->rows[m];\n"
             "        const double *restrict d = s->Dm + m * KC1;\n",
-            name, name, name);
+            name, lanes > 1 ? ", L images interleaved" : "", fn, name, name);
     if (kc1 <= UNROLL_MAX) {
         fputs("        const double", f);
         for (int v = 0; v < kc1; v++)
             fprintf(f, "%s d%d = d[%d]", v ? "," : "", v, v);
         fputs(";\n#pragma omp simd\n        for (int y = 0; y < w; y++)\n            acc[y] += ", f);
-        put_tree(f, q, 0, kc1);
+        put_tree(f, q, lanes, 0, kc1);
         fputs(";\n", f);
     } else {
         fprintf(f, "        for (int v = 0; v < KC1; v++) {\n"
                    "            const double dv = d[v];\n"
-                   "            const double *restrict pv = p + Q_%s[v];\n"
+                   "            const double *restrict pv = p + Q_%s[v] * %d;\n"
                    "#pragma omp simd\n"
                    "            for (int y = 0; y < w; y++)\n"
                    "                acc[y] += dv * pv[y];\n"
-                   "        }\n", name);
+                   "        }\n", name, lanes);
     }
     fputs("    }\n}\n", f);
 }
 
-/* corr_row: Gc[u][v] += sum_y g[y] S(clamp(x - R + P[u]), y - R + Q[v]) for one row x of dY. */
-static void put_corr_row(FILE *f, const int *q, int kc1)
+/* corr_row: Gc[u][v] += sum_y g[y] S(clamp(x - R + P[u]), y - R + Q[v]) for one row x of dY;
+ * corr_lanes (lanes = L) the same over L interleaved images at once, summed over them too. */
+static void put_corr_row(FILE *f, const int *q, int kc1, int lanes)
 {
-    fputs("\n/* One row x of dY against the box sums' corners: G[u][v] += sum_y g[y] *\n"
-          " * S(clamp(x - R + P[u]), y - R + Q[v]); rows that clamp alike share their sums. */\n"
-          "static void corr_row(const double *restrict S, int pitch, int h, int x,\n"
-          "                     const double *restrict g, int w, double *restrict Gc)\n{\n"
-          "    double sum[KC1] = {0};\n"
+    fprintf(f, "\n/* One row x of dY against the box sums' corners%s: G[u][v] += sum_y g[y] *\n"
+            " * S(clamp(x - R + P[u]), y - R + Q[v]); rows that clamp alike share their sums. */\n"
+            "static void %s(const double *restrict S, int pitch, int h, int x,\n"
+            "                     const double *restrict g, int w, double *restrict Gc)\n{\n",
+            lanes > 1 ? " (L images interleaved)" : "", lanes > 1 ? "corr_lanes" : "corr_row");
+    fputs("    double sum[KC1] = {0};\n"
           "    int last = -1;\n"
           "    for (int u = 0; u < KR1; u++) {\n"
           "        int i = x - R + P_FWD[u];\n"
@@ -181,19 +188,19 @@ static void put_corr_row(FILE *f, const int *q, int kc1)
         fputs(")\n            for (int y = 0; y < w; y++) {\n"
               "                const double gy = g[y];\n", f);
         for (int v = 0; v < kc1; v++)
-            fprintf(f, "                s%d += gy * p[y + %d];\n", v, q[v]);
+            fprintf(f, "                s%d += gy * p[y + %d];\n", v, q[v] * lanes);
         fputs("            }\n", f);
         for (int v = 0; v < kc1; v++)
             fprintf(f, "            sum[%d] = s%d;\n", v, v);
     } else {
-        fputs("            for (int v = 0; v < KC1; v++) {\n"
-              "                const double *restrict pv = p + Q_FWD[v];\n"
+        fprintf(f, "            for (int v = 0; v < KC1; v++) {\n"
+              "                const double *restrict pv = p + Q_FWD[v] * %d;\n"
               "                double sv = 0;\n"
               "#pragma omp simd reduction(+:sv)\n"
               "                for (int y = 0; y < w; y++)\n"
               "                    sv += g[y] * pv[y];\n"
               "                sum[v] = sv;\n"
-              "            }\n", f);
+              "            }\n", lanes);
     }
     fputs("            last = i;\n"
           "        }\n"
@@ -213,8 +220,8 @@ int train_emit(const train_config *c, FILE *f, pelk_diag *d)
     int k = c->kernel, kr = c->rows.n, kc = c->cols.n;
     fprintf(f, "/* Generated by pelkc: peripheral conv training kernels for\n *   %s\n", what);
     fputs(train_text_abi, f);
-    fprintf(f, "\nenum { K = %d, R = %d, KR = %d, KC = %d, KR1 = %d, KC1 = %d, G = %d, KPE = %d };\n",
-            k, k / 2, kr, kc, kr + 1, kc + 1, c->channels, (int)c->kpe);
+    fprintf(f, "\nenum { K = %d, R = %d, KR = %d, KC = %d, KR1 = %d, KC1 = %d, G = %d, KPE = %d, L = %d };\n",
+            k, k / 2, kr, kc, kr + 1, kc + 1, c->channels, (int)c->kpe, TRAIN_LANES);
     fprintf(f, "static const char config[] = \"%s\";\n\n", what);
     int *pf = prefix(&c->rows, 0), *qf = prefix(&c->cols, 0);
     int *pm = prefix(&c->rows, 1), *qm = prefix(&c->cols, 1);
@@ -230,9 +237,12 @@ int train_emit(const train_config *c, FILE *f, pelk_diag *d)
         free(cb);
     }
     fputs(train_text_common, f);
-    put_conv_row(f, "FWD", qf, kc + 1);
-    put_conv_row(f, "MIR", qm, kc + 1);
-    put_corr_row(f, qf, kc + 1);
+    static const int lane_counts[2] = {1, TRAIN_LANES}; /* one image per row; L interleaved */
+    for (int i = 0; i < 2; i++) {
+        put_conv_row(f, "FWD", qf, kc + 1, lane_counts[i]);
+        put_conv_row(f, "MIR", qm, kc + 1, lane_counts[i]);
+        put_corr_row(f, qf, kc + 1, lane_counts[i]);
+    }
     if (c->kpe == TRAIN_KPE_CONSTANT)
         fputs(train_text_kpe_constant, f);
     else if (c->kpe == TRAIN_KPE_BORDER)

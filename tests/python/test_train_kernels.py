@@ -6,7 +6,9 @@
   * gradcheck in float64 through pelkc_train.PeripheralConvFunction (forward, dX, dtheta, dbias,
     dkpe against finite differences) on configurations covering rule grids, explicit asymmetric
     lists, rows != cols, kernels larger than the map, odd maps, K = 101 on a small map, constant
-    and border KPE, g < C and a grid too wide to unroll;
+    and border KPE, g < C and a grid too wide to unroll; each on both of the kernels' paths (one
+    image per vector loop, and the lane path that interleaves 8 images: PELKC_TRAIN_LANES=0 / 1),
+    with batches of 1 to 9 images (a partial lane block, a full one and one more);
   * the same configurations against autograd through the dense expansion in float64 (an
     independent formula written here, F.conv2d on the repeated theta), rel L2 < 1e-12;
   * bad input: stride 2, dilation 2, a non-CPU tensor, wrong shapes, dtypes and modes raise the
@@ -53,7 +55,9 @@ CASES = [
     ("wide grid k31 (loop form)", 31, [15, 1, 15], [1] * 31, "border", (1, 3, 2, 5, 9), False),
     ("dense k3 g<C", 3, [1, 1, 1], [1, 1, 1], "constant", (2, 6, 2, 3, 4), True),
     ("k1", 1, [1], [1], "border", (2, 2, 2, 3, 3), True),
+    ("two lane blocks k13 border", 13, rule(13, 5, 2), [3, 1, 1, 1, 1, 3, 3], "border", (9, 3, 2, 6, 7), True),
 ]
+PATHS = (("0", "rows"), ("1", "lanes"))  # PELKC_TRAIN_LANES: force each path
 
 
 def make(case, dtype, gen, kpe_grad=True):
@@ -84,8 +88,9 @@ def rel(a, b):
     return float((a - b).norm() / b.norm()) if b.norm() > 0 else float(a.norm())
 
 
-def check_case(case, gen):
+def check_case(case, gen, path):
     name, k, rows, cols, mode = case[:5]
+    name = f"{name} [{path}]"
 
     def f(x, theta, bias, kpe):
         return pelkc_train.peripheral_conv(x, theta, bias, kpe, k, rows, cols, mode)
@@ -176,8 +181,11 @@ def main():
     seed = a.seed if a.seed is not None else int.from_bytes(os.urandom(4), "little")
     print(f"seed: {seed}  (reproduce with --seed {seed}); cache: {pelkc_train.cache_dir()}")
     gen = torch.Generator().manual_seed(seed)
-    for case in CASES:
-        check_case(case, gen)
+    for force, path in PATHS:
+        os.environ["PELKC_TRAIN_LANES"] = force  # read by the kernels at every call
+        for case in CASES:
+            check_case(case, gen, path)
+    del os.environ["PELKC_TRAIN_LANES"]
     check_errors(a.pelkc, gen)
     print(f"{len(failures)} failure(s)")
     return 1 if failures else 0
