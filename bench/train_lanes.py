@@ -7,8 +7,11 @@
 Times forward + dx + dparams (the three pelkc_train_*_f32 calls, directly through ctypes) of the
 paper-rule grid, kpe constant, for every map size and batch, with PELKC_TRAIN_LANES=0 (one image
 per vector loop) and =1 (8 images interleaved, spec/TRAIN.md "Two paths"), alternating, and
-prints the medians and rows / lanes (> 1: the lane path is faster). The generated kernels' own
-choice, use_lanes(n, w), comes from this table (docs/PERF.md).
+prints the medians and rows / lanes (> 1: the lane path is faster), and the multiply-adds per
+second of the faster path: the gathers counted as the kernels do them (per output row, one per
+column corner for each distinct, non-zero clamped table row; forward, dx on the mirrored grid and
+dparams). The generated kernels' own choice, use_lanes(n, w), comes from this table
+(docs/PERF.md).
 """
 
 import argparse
@@ -27,6 +30,15 @@ def int_list(text):
     if not v or min(v) < 1:
         raise argparse.ArgumentTypeError(f"expected positive integers separated by commas, got {text!r}")
     return v
+
+
+def gathers(grid, k, h, w):
+    """Multiply-adds of one plane's forward on this grid: distinct clamped non-zero rows x corners."""
+    corners = [0]
+    for size in grid:
+        corners.append(corners[-1] + size)
+    rows = sum(len({min(max(x - k // 2 + p, 0), h) for p in corners} - {0}) for x in range(h))
+    return rows * len(corners) * w
 
 
 def main():
@@ -56,7 +68,8 @@ def main():
     grid = pelk_torch.rule_grid(k, 5, 2)
     lib = pelkc_train.kernels(k, grid, grid, g, "constant")
     print(f"K = {k}, grid {grid}, {g} channels, kpe constant, {a.threads} threads, median of {a.runs}")
-    print("| w = h | n | rows ms | lanes ms | rows / lanes |\n|---:|---:|---:|---:|---:|")
+    print("| w = h | n | rows ms | lanes ms | rows / lanes | G multiply-adds/s, faster path |\n"
+          "|---:|---:|---:|---:|---:|---:|")
     for hw in a.sizes:
         for n in a.batches:
             x = torch.randn(n, g, hw, hw)
@@ -80,7 +93,9 @@ def main():
                     step()
                     times[force].append((time.perf_counter() - t0) * 1e3)
             rows, lanes = statistics.median(times["0"]), statistics.median(times["1"])
-            print(f"| {hw} | {n} | {rows:.2f} | {lanes:.2f} | {rows / lanes:.2f} |", flush=True)
+            work = n * g * (2 * gathers(grid, k, hw, hw) + gathers(grid[::-1], k, hw, hw))
+            print(f"| {hw} | {n} | {rows:.2f} | {lanes:.2f} | {rows / lanes:.2f} | "
+                  f"{work / min(rows, lanes) / 1e6:.1f} |", flush=True)
     os.environ.pop("PELKC_TRAIN_LANES", None)
     print(f"load average at the end: {benchlib.load_text()}")
     return 0

@@ -7,11 +7,17 @@
 Each sample puts two 28x28 Fashion-MNIST items (pixel / 255, in [0, 1]) on a 112x112 canvas of
 zeros (examples/fashion_pairs.yaml, python/grid_ablation.py). Two tasks:
 
-- "distance" (the ablation's): are the two items near (centres 44 to 56 pixels apart, label 0)
-  or far (72 to 84 pixels, label 1)? Items of any class, each at a random place, in a random
-  direction from each other. Neither answer can be seen near one item: both items are at least
-  16 pixels from each other, so a network must carry one item's presence at least 44 pixels to
-  the other, and tell 56 from 72; the classes do not matter.
+- "distance": are the two items near (centres 44 to 56 pixels apart, label 0) or far (72 to 84
+  pixels, label 1)? Items of any class, at random places, in a random direction from each other;
+  the classes do not matter. Neither answer can be seen near one item: the items are at least 16
+  pixels apart, so a network must carry one item's presence at least 44 pixels to the other and
+  tell 56 from 72. Drawn uniformly, far pairs would sit nearer the border (they need room) and an
+  item's distance to the borders alone would give the label 70-90% of the time; so the pairs are
+  balanced: near and far pairs are kept in equal numbers for every combination of the two items'
+  distances to the borders (per axis, in 4-pixel bins up to 28), which leaves 58% (what the
+  borders within 8 pixels of an item tell) to 74% (within 42), measured on held-out pairs.
+- "distance-uniform": the same pairs drawn uniformly, without that balance: a control that shows
+  a network learning the border shortcut (docs/GRID_ABLATION.md).
 - "same": are the two items of the same class? One in a random quadrant, the other in the
   diagonally opposite one, each at a random offset inside its quadrant (centres 40 to 119 pixels
   apart); half the pairs are of the same class. The paper-style comparison of two far-apart
@@ -26,7 +32,7 @@ import numpy as np
 
 CANVAS = 112
 ITEM = 28
-TASKS = ("distance", "same")
+TASKS = ("distance", "distance-uniform", "same")
 NEAR, FAR = (44.0, 56.0), (72.0, 84.0)  # centre-to-centre distances, pixels
 
 
@@ -66,6 +72,40 @@ def _distance_places(rng, n, canvas, far):
     return pos_a, pos_b
 
 
+def _border_key(pos_a, pos_b, room):
+    """Per pair, the two items' distances to the borders, per axis, in 4-pixel bins up to 28 (the
+    axes and the two items unordered): what the balanced sampler equalises between the labels."""
+
+    def item(p):
+        d = np.sort(np.minimum(np.minimum(p, room - p), 28) // 4, axis=1)
+        return d[:, 0] * 8 + d[:, 1]
+
+    a, b = item(pos_a), item(pos_b)
+    return np.minimum(a, b) * 64 + np.maximum(a, b)
+
+
+def _balanced_distance_pairs(rng, n, canvas):
+    """(far [n] bool, pos_a, pos_b): near and far pairs in equal numbers per _border_key."""
+    room, got = canvas - ITEM, []
+    while sum(len(g[0]) for g in got) < n:  # about a quarter of the candidates are kept
+        m = 2 * n + 64
+        near = _distance_places(rng, m, canvas, np.zeros(m, bool))
+        far = _distance_places(rng, m, canvas, np.ones(m, bool))
+        kn, kf = _border_key(*near, room), _border_key(*far, room)
+        keep_n, keep_f = [], []
+        for k in np.intersect1d(kn, kf):
+            i, j = np.flatnonzero(kn == k), np.flatnonzero(kf == k)
+            c = min(len(i), len(j))
+            keep_n.append(i[:c])
+            keep_f.append(j[:c])
+        i, j = np.concatenate(keep_n), np.concatenate(keep_f)
+        got.append((np.r_[np.zeros(len(i), bool), np.ones(len(j), bool)],
+                    np.concatenate([near[0][i], far[0][j]]), np.concatenate([near[1][i], far[1][j]])))
+    far, pos_a, pos_b = (np.concatenate(parts) for parts in zip(*got))
+    pick = rng.permutation(len(far))[:n]
+    return far[pick], pos_a[pick], pos_b[pick]
+
+
 def _opposite_quadrants(rng, n, canvas):
     half = canvas // 2
     quad = rng.integers(0, 4, n)  # item a's quadrant; item b goes to the opposite one (3 - quad)
@@ -84,12 +124,16 @@ class PairSet:
     def __init__(self, x, y, n, seed, task="distance", canvas=CANVAS):
         if task not in TASKS:
             raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
-        if canvas < 2 * ITEM or (task == "distance" and canvas - ITEM < FAR[1] / np.sqrt(2)):
+        if canvas < 2 * ITEM or (task != "same" and canvas - ITEM < FAR[1] / np.sqrt(2)):
             raise ValueError(f"a canvas of {canvas} pixels is too small for task {task!r}")
         rng = np.random.default_rng(seed)
         self.images, self.canvas, self.task = x, canvas, task
         self.a = rng.integers(0, len(y), n)
         if task == "distance":
+            self.b = rng.integers(0, len(y), n)
+            far, self.pos_a, self.pos_b = _balanced_distance_pairs(rng, n, canvas)
+            self.y = far.astype(np.int64)
+        elif task == "distance-uniform":
             self.b = rng.integers(0, len(y), n)
             far = rng.random(n) < 0.5
             self.pos_a, self.pos_b = _distance_places(rng, n, canvas, far)

@@ -7,9 +7,11 @@
 
 Task (python/fashion_pairs.py, --task): "same" (the default), two Fashion-MNIST items in opposite
 quadrants of a 112x112 canvas, 40 to 119 pixels apart, the label whether they are of the same
-class; or "distance", two items 44-56 or 72-84 pixels apart, the label which. Neither is learned
-above chance by this network at the budgets a 2-core machine affords (docs/GRID_ABLATION.md,
-python/task_probe.py): the sweep runs, the grids are not told apart. Network:
+class; "distance", two items 44-56 or 72-84 pixels apart, the label which (balanced so that the
+borders say little); or "distance-uniform", its unbalanced control. Neither "same" nor "distance"
+is learned above chance by this network at the budgets a 2-core machine affords
+(docs/GRID_ABLATION.md, python/task_probe.py): the sweep runs, the grids are not told apart.
+Network:
 examples/fashion_pairs.yaml (stem 4x4 stride 4 to 28x28; stage 0 dim 32, depth 2, K = 51; stage
 1 dim 64 at 14x14, depth 2, K = 27; partial 1.0, mlp_ratio 2, kpe constant), where only the
 sharing grid (or, for the small-kernel row, the kernel) changes. Each (grid, seed) is one run of

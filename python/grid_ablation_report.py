@@ -17,7 +17,10 @@ TASK_TEXT = {
     "same": "two Fashion-MNIST items in opposite quadrants of a 112x112 canvas, their centres 40 to 119 "
             "pixels apart; the label says whether they are of the same class (half the pairs are).",
     "distance": "two Fashion-MNIST items on a 112x112 canvas, their centres 44 to 56 (label 0) or 72 to 84 "
-                "pixels apart (label 1), in a random direction.",
+                "pixels apart (label 1), in a random direction, near and far pairs balanced over the items' "
+                "distances to the borders.",
+    "distance-uniform": "two Fashion-MNIST items on a 112x112 canvas, their centres 44 to 56 (label 0) or 72 to "
+                        "84 pixels apart (label 1), drawn uniformly (the borders give much of the label away).",
 }
 
 

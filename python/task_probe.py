@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """How fast does the grid ablation's network start to learn a task? A probe, not an ablation.
 
-  task_probe.py [--task single|distance|same] [--canvas 112] [--scale 1] [--fixed] [--grid 1]
+  task_probe.py [--task single|distance|distance-uniform|same] [--canvas 112] [--scale 1] [--fixed] [--grid 1]
                 [--steps 200] [--batch 32] [--lr 1e-3] [--threads 2] [--seed 0]
+  task_probe.py --border-cue [--pairs 400000] [--seed 0]
 
 Trains examples/fashion_pairs.yaml (with grid_ablation.py's grid --grid, the input resized to
 --canvas) with AdamW at a constant --lr on fresh batches, impl "pelkc", and prints the mean
@@ -11,8 +12,14 @@ training loss and accuracy of every 25 steps (chance: loss 0.693, 50%). Tasks:
             the centre with --fixed); label: a top (T-shirt, pullover, dress, coat, shirt) or not.
             The easiest task there is: it shows how the share of the canvas an item covers sets
             the learning speed of a network that averages its features over the map.
-  distance  python/fashion_pairs.py's: two items 44-56 or 72-84 pixels apart.
+  distance  python/fashion_pairs.py's: two items 44-56 or 72-84 pixels apart, balanced so that
+            the items' distances to the borders say little of the label;
+  distance-uniform  the same drawn uniformly: the borders then give the label away.
   same      python/fashion_pairs.py's: two items in opposite quadrants, the same class or not.
+--border-cue trains nothing: for the two distance tasks it measures how much of the label the
+items' places alone give away. Per pair, each item's distances to the nearest border on each
+axis, capped at r pixels (what a network sees within r pixels of an item) and binned; the
+majority label per bin value, fitted on half of --pairs pairs, is scored on the other half.
 docs/GRID_ABLATION.md records what it measured.
 """
 
@@ -50,9 +57,33 @@ def pair_batches(x, y, batch, steps, task, seed):
         yield pairs.x[sl], pairs.y[sl]
 
 
+def border_cue(pairs, seed):
+    """Held-out accuracy of predicting the label from the items' per-axis border distances."""
+    rng = np.random.default_rng(seed)
+    room = fashion_pairs.CANVAS - fashion_pairs.ITEM
+    print("task             | within 8 px | 16 px | 28 px | 42 px   (accuracy on held-out pairs)")
+    for task in ("distance-uniform", "distance"):
+        if task == "distance":
+            far, a, b = fashion_pairs._balanced_distance_pairs(rng, pairs, fashion_pairs.CANVAS)
+        else:
+            far = rng.random(pairs) < 0.5
+            a, b = fashion_pairs._distance_places(rng, pairs, fashion_pairs.CANVAS, far)
+        cells = []
+        for r, width in ((8, 1), (16, 2), (28, 2), (42, 3)):
+            ka, kb = (np.minimum(np.minimum(p, room - p), r) // width for p in (a, b))
+            ia, ib = ka[:, 0] * 100 + ka[:, 1], kb[:, 0] * 100 + kb[:, 1]
+            _, key = np.unique(np.minimum(ia, ib) * 10000 + np.maximum(ia, ib), return_inverse=True)
+            h = pairs // 2
+            ones = np.bincount(key[:h], far[:h], minlength=key.max() + 1)
+            zeros = np.bincount(key[:h], ~far[:h], minlength=key.max() + 1)
+            cells.append(f"{((ones > zeros)[key[h:]] == far[h:]).mean() * 100:.1f}%")
+        print(f"{task:16s} | {' | '.join(cells)}")
+    return 0
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--task", choices=("single", "distance", "same"), default="single")
+    ap.add_argument("--task", choices=("single",) + fashion_pairs.TASKS, default="single")
     ap.add_argument("--canvas", type=int, default=112, help="single: canvas size (pairs: always 112)")
     ap.add_argument("--scale", type=int, default=1, help="single: the item's magnification (integer)")
     ap.add_argument("--fixed", action="store_true", help="single: the item at the centre")
@@ -62,7 +93,13 @@ def main(argv=None):
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--border-cue", action="store_true", help="measure the distance tasks' border shortcut")
+    ap.add_argument("--pairs", type=int, default=400000, help="--border-cue: pairs drawn (default 400000)")
     a = ap.parse_args(argv)
+    if a.border_cue:
+        if a.pairs < 1000:
+            ap.error("--pairs must be >= 1000")
+        return border_cue(a.pairs, a.seed)
     for name in ("canvas", "scale", "steps", "batch", "threads"):
         if getattr(a, name) < 1:
             ap.error(f"--{name} must be >= 1")

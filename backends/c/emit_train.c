@@ -91,20 +91,61 @@ static void put_typed(FILE *f, const char *t, const char *ty, const char *sfx,
     }
 }
 
-/* A balanced sum of d<v> * p[y + Q[v] * lanes] for v in [lo, hi): independent chains for the
- * FMA units. */
-static void put_tree(FILE *f, const int *q, int lanes, int lo, int hi)
+/* A balanced sum of d<v> * p<v>[y] for v in [lo, hi): independent chains for the FMA units. */
+static void put_tree(FILE *f, int lo, int hi)
 {
     if (hi - lo == 1) {
-        fprintf(f, "d%d * p[y + %d]", lo, q[lo] * lanes);
+        fprintf(f, "d%d * p%d[y]", lo, lo);
         return;
     }
     int mid = (lo + hi) / 2;
     fputc('(', f);
-    put_tree(f, q, lanes, lo, mid);
+    put_tree(f, lo, mid);
     fputs(" + ", f);
-    put_tree(f, q, lanes, mid, hi);
+    put_tree(f, mid, hi);
     fputc(')', f);
+}
+
+/* "const double *p0 = p + Q[0] * lanes, ...;": one pointer per column corner, each read at unit
+ * stride by the vector loop. */
+static void put_corner_pointers(FILE *f, const char *indent, const int *q, int kc1, int lanes)
+{
+    fprintf(f, "%sconst double", indent);
+    for (int v = 0; v < kc1; v++)
+        fprintf(f, "%s%s%s*p%d = p + %d", v ? "," : "", v && v % 4 == 0 ? "\n    " : " ",
+                v && v % 4 == 0 ? indent : "", v, q[v] * lanes);
+    fputs(";\n", f);
+}
+
+/* The out-of-line inner loops: gcc, given them inlined, vectorised the loop over table rows
+ * (with gathers, 3-4x slower) instead of the one over the row's outputs. */
+static const char noinline_attr[] = "static __attribute__((noinline)) void";
+
+/* gather_<name>_<lanes>: acc[y] += sum_v d[v] * p[y + Q[v] lanes] for y < w: one table row's
+ * share of an output row. */
+static void put_gather(FILE *f, const char *name, const int *q, int kc1, int lanes)
+{
+    fprintf(f, "\n/* acc[y] += sum over column corners v of d[v] * p[y + Q_%s[v] * %d], y < w. */\n"
+               "%s gather_%s_%d(const double *restrict p, const double *restrict d, int w,\n"
+               "                          double *restrict acc)\n{\n",
+            name, lanes, noinline_attr, name, lanes);
+    if (kc1 <= UNROLL_MAX) {
+        fputs("    const double", f);
+        for (int v = 0; v < kc1; v++)
+            fprintf(f, "%s%s d%d = d[%d]", v ? "," : "", v && v % 8 == 0 ? "\n       " : "", v, v);
+        fputs(";\n", f);
+        put_corner_pointers(f, "    ", q, kc1, lanes);
+        fputs("#pragma omp simd\n    for (int y = 0; y < w; y++)\n        acc[y] += ", f);
+        put_tree(f, 0, kc1);
+        fputs(";\n}\n", f);
+    } else {
+        fprintf(f, "    for (int v = 0; v < KC1; v++) {\n"
+                   "        const double dv = d[v], *pv = p + Q_%s[v] * %d;\n"
+                   "#pragma omp simd\n"
+                   "        for (int y = 0; y < w; y++)\n"
+                   "            acc[y] += dv * pv[y];\n"
+                   "    }\n}\n", name, lanes);
+    }
 }
 
 /* conv_row_<name>: acc[y] = sum_{u,v} D[u][v] S(clamp(x - R + P[u]), y - R + Q[v]) for one
@@ -114,7 +155,7 @@ static void put_tree(FILE *f, const int *q, int lanes, int lo, int hi)
  * column offset times L: one long vector loop however narrow the map. */
 static void put_conv_row(FILE *f, const char *name, const int *q, int kc1, int lanes)
 {
-    const char *fn = lanes > 1 ? "conv_lanes" : "conv_row";
+    put_gather(f, name, q, kc1, lanes);
     fprintf(f,
             "\n/* One output row x of the box-sum-plus-gather on grid %s%s: acc[y] = sum over corners\n"
             " * (u, v) of D[u][v] * S(clamp(x - R + P[u]), y - R + Q[v]). */\n"
@@ -137,76 +178,65 @@ static void put_conv_row(FILE *f, const char *name, const int *q, int kc1, int l
             "        }\n"
             "    }\n"
             "    memset(acc, 0, sizeof(double) * (size_t)w);\n"
-            "    for (int m = 0; m < nr; m++) {\n"
-            "        const double *restrict p = s->rows[m];\n"
-            "        const double *restrict d = s->Dm + m * KC1;\n",
-            name, lanes > 1 ? ", L images interleaved" : "", fn, name, name);
-    if (kc1 <= UNROLL_MAX) {
-        fputs("        const double", f);
-        for (int v = 0; v < kc1; v++)
-            fprintf(f, "%s d%d = d[%d]", v ? "," : "", v, v);
-        fputs(";\n#pragma omp simd\n        for (int y = 0; y < w; y++)\n            acc[y] += ", f);
-        put_tree(f, q, lanes, 0, kc1);
-        fputs(";\n", f);
-    } else {
-        fprintf(f, "        for (int v = 0; v < KC1; v++) {\n"
-                   "            const double dv = d[v];\n"
-                   "            const double *restrict pv = p + Q_%s[v] * %d;\n"
-                   "#pragma omp simd\n"
-                   "            for (int y = 0; y < w; y++)\n"
-                   "                acc[y] += dv * pv[y];\n"
-                   "        }\n", name, lanes);
-    }
-    fputs("    }\n}\n", f);
+            "    for (int m = 0; m < nr; m++)\n"
+            "        gather_%s_%d(s->rows[m], s->Dm + m * KC1, w, acc);\n"
+            "}\n",
+            name, lanes > 1 ? ", L images interleaved" : "", lanes > 1 ? "conv_lanes" : "conv_row", name,
+            name, name, lanes);
 }
 
 /* corr_row: Gc[u][v] += sum_y g[y] S(clamp(x - R + P[u]), y - R + Q[v]) for one row x of dY;
  * corr_lanes (lanes = L) the same over L interleaved images at once, summed over them too. */
 static void put_corr_row(FILE *f, const int *q, int kc1, int lanes)
 {
-    fprintf(f, "\n/* One row x of dY against the box sums' corners%s: G[u][v] += sum_y g[y] *\n"
-            " * S(clamp(x - R + P[u]), y - R + Q[v]); rows that clamp alike share their sums. */\n"
-            "static void %s(const double *restrict S, int pitch, int h, int x,\n"
-            "                     const double *restrict g, int w, double *restrict Gc)\n{\n",
-            lanes > 1 ? " (L images interleaved)" : "", lanes > 1 ? "corr_lanes" : "corr_row");
-    fputs("    double sum[KC1] = {0};\n"
-          "    int last = -1;\n"
-          "    for (int u = 0; u < KR1; u++) {\n"
-          "        int i = x - R + P_FWD[u];\n"
-          "        i = i < 0 ? 0 : i > h ? h : i;\n"
-          "        if (i == 0)\n"
-          "            continue;\n"
-          "        if (i != last) {\n"
-          "            const double *restrict p = S + (ptrdiff_t)i * pitch;\n", f);
+    fprintf(f, "\n/* sum[v] = sum over y < w of g[y] * p[y + Q_FWD[v] * %d]. */\n"
+               "%s corr_sums_%d(const double *restrict p, const double *restrict g, int w,\n"
+               "                         double *restrict sum)\n{\n",
+            lanes, noinline_attr, lanes);
     if (kc1 <= UNROLL_MAX) {
-        fputs("            double", f);
+        put_corner_pointers(f, "    ", q, kc1, lanes);
+        fputs("    double", f);
         for (int v = 0; v < kc1; v++)
-            fprintf(f, "%s s%d = 0", v ? "," : "", v);
+            fprintf(f, "%s%s s%d = 0", v ? "," : "", v && v % 8 == 0 ? "\n       " : "", v);
         fputs(";\n#pragma omp simd reduction(+:", f);
         for (int v = 0; v < kc1; v++)
             fprintf(f, "%ss%d", v ? "," : "", v);
-        fputs(")\n            for (int y = 0; y < w; y++) {\n"
-              "                const double gy = g[y];\n", f);
+        fputs(")\n    for (int y = 0; y < w; y++) {\n        const double gy = g[y];\n", f);
         for (int v = 0; v < kc1; v++)
-            fprintf(f, "                s%d += gy * p[y + %d];\n", v, q[v] * lanes);
-        fputs("            }\n", f);
+            fprintf(f, "        s%d += gy * p%d[y];\n", v, v);
+        fputs("    }\n", f);
         for (int v = 0; v < kc1; v++)
-            fprintf(f, "            sum[%d] = s%d;\n", v, v);
+            fprintf(f, "    sum[%d] = s%d;\n", v, v);
+        fputs("}\n", f);
     } else {
-        fprintf(f, "            for (int v = 0; v < KC1; v++) {\n"
-              "                const double *restrict pv = p + Q_FWD[v] * %d;\n"
-              "                double sv = 0;\n"
-              "#pragma omp simd reduction(+:sv)\n"
-              "                for (int y = 0; y < w; y++)\n"
-              "                    sv += g[y] * pv[y];\n"
-              "                sum[v] = sv;\n"
-              "            }\n", lanes);
+        fprintf(f, "    for (int v = 0; v < KC1; v++) {\n"
+                   "        const double *pv = p + Q_FWD[v] * %d;\n"
+                   "        double sv = 0;\n"
+                   "#pragma omp simd reduction(+:sv)\n"
+                   "        for (int y = 0; y < w; y++)\n"
+                   "            sv += g[y] * pv[y];\n"
+                   "        sum[v] = sv;\n"
+                   "    }\n}\n", lanes);
     }
-    fputs("            last = i;\n"
-          "        }\n"
-          "        for (int v = 0; v < KC1; v++)\n"
-          "            Gc[u * KC1 + v] += sum[v];\n"
-          "    }\n}\n", f);
+    fprintf(f, "\n/* One row x of dY against the box sums' corners%s: G[u][v] += sum_y g[y] *\n"
+               " * S(clamp(x - R + P[u]), y - R + Q[v]); rows that clamp alike share their sums. */\n"
+               "static void %s(const double *restrict S, int pitch, int h, int x,\n"
+               "                     const double *restrict g, int w, double *restrict Gc)\n{\n"
+               "    double sum[KC1] = {0};\n"
+               "    int last = -1;\n"
+               "    for (int u = 0; u < KR1; u++) {\n"
+               "        int i = x - R + P_FWD[u];\n"
+               "        i = i < 0 ? 0 : i > h ? h : i;\n"
+               "        if (i == 0)\n"
+               "            continue;\n"
+               "        if (i != last) {\n"
+               "            corr_sums_%d(S + (ptrdiff_t)i * pitch, g, w, sum);\n"
+               "            last = i;\n"
+               "        }\n"
+               "        for (int v = 0; v < KC1; v++)\n"
+               "            Gc[u * KC1 + v] += sum[v];\n"
+               "    }\n}\n",
+            lanes > 1 ? " (L images interleaved)" : "", lanes > 1 ? "corr_lanes" : "corr_row", lanes);
 }
 
 #include "emit_train_text.h" /* the fixed parts of the generated file, as C strings */

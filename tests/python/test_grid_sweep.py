@@ -12,7 +12,10 @@
   * --scheduler ADDRESS: the same sweep through an existing scheduler (a LocalCluster started
     here), same results; --report-only rewrites the report from the JSON alone;
   * a run that fails (a spec pelkc rejects) stops the sweep with SweepError naming the run, with
-    the runs already finished kept; bad --grids, --seeds, --workers stop with a clear message.
+    the runs already finished kept; bad --grids, --seeds, --workers stop with a clear message;
+  * python/fashion_pairs.py's tasks: labels as defined (the distance task's centre distances in
+    their bands, the same task's classes), every item inside the canvas and drawn where its place
+    says, the same seed giving the same canvases; a bad task or canvas refused.
 The seed (of the data and the training seeds) is fresh unless given and is printed.
 """
 
@@ -54,6 +57,46 @@ def boom(cfg):
     return {"value": cfg}
 
 
+def check_pairs(seed):
+    import numpy as np
+
+    import fashion_mnist
+    import fashion_pairs as fp
+
+    x, y, _, _ = fashion_mnist.load()
+    for task in fp.TASKS:
+        p = fp.PairSet(x, y, 300, seed, task)
+        room = fp.CANVAS - fp.ITEM
+        inside = all(((q >= 0) & (q <= room)).all() for q in (p.pos_a, p.pos_b))
+        frac = float(p.y.mean())
+        expect(inside and 0.35 < frac < 0.65, f"{task}: items inside the canvas, label 1 on {frac:.2f} of the pairs")
+        if task.startswith("distance"):
+            d = np.hypot(*(p.pos_a - p.pos_b).T.astype(float))
+            tol = 2 ** 0.5  # places are rounded to whole pixels
+            near = (d >= fp.NEAR[0] - tol) & (d <= fp.NEAR[1] + tol)
+            far = (d >= fp.FAR[0] - tol) & (d <= fp.FAR[1] + tol)
+            expect(bool(np.all(np.where(p.y == 1, far, near))),
+                   f"distance: centre distances {d[p.y == 0].min():.1f}-{d[p.y == 0].max():.1f} (near), "
+                   f"{d[p.y == 1].min():.1f}-{d[p.y == 1].max():.1f} (far)")
+        else:
+            expect(bool(np.all(p.y == (p.classes[:, 0] == p.classes[:, 1]))), "same: label 1 exactly when the classes match")
+        idx = np.arange(0, 300, 37)
+        canv = p.x[idx]
+        drawn = all(np.array_equal(canv[k, 0, r:r + fp.ITEM, c:c + fp.ITEM], x[item, 0] + 0.5)
+                    for k, i in enumerate(idx) for item, (r, c) in ((p.a[i], p.pos_a[i]), (p.b[i], p.pos_b[i])))
+        ink = all(abs(float(canv[k].sum()) - float((x[p.a[i], 0] + 0.5).sum() + (x[p.b[i], 0] + 0.5).sum())) < 1e-2
+                  for k, i in enumerate(idx))
+        expect(drawn and ink, f"{task}: each canvas holds its two items where their places say, nothing else")
+        again = fp.PairSet(x, y, 300, seed, task)
+        expect(np.array_equal(again.x[idx], canv) and np.array_equal(again.y, p.y), f"{task}: the same seed, the same pairs")
+    for kw, msg in (({"task": "xor"}, "task must be one of"), ({"canvas": 60, "task": "distance"}, "too small")):
+        try:
+            fp.PairSet(x, y, 10, seed, **kw)
+            expect(False, f"PairSet({kw}) raises")
+        except ValueError as e:
+            expect(msg in str(e), f"PairSet({kw}): {e}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--pelkc", required=True)
@@ -64,6 +107,7 @@ def main():
     os.environ["PELKC_BIN"] = os.path.abspath(a.pelkc)  # the workers inherit it
     os.environ["PYTHONPATH"] = HERE + os.pathsep + os.environ.get("PYTHONPATH", "")  # for boom
     seeds = f"{seed},{seed + 1}"
+    check_pairs(seed)
     with tempfile.TemporaryDirectory(prefix="grid_sweep_") as d:
         out = os.path.join(d, "GA.md")
         argv = ["--pairs", "48", "--test-pairs", "24", "--epochs", "1", "--batch", "16", "--seeds", seeds,
